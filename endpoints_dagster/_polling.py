@@ -1,0 +1,392 @@
+"""Running an endpoint to completion: the run request, the async wait, cancellation and paging.
+
+:class:`Runner` carries one ``run_endpoint`` call. The request body comes from a builder function
+the client passes in (the API dialect lives there, in one place).
+
+The async wait polls ``query/{id}/`` with growing intervals (``poll_interval``, x1.5 each time, capped at
+``poll_max_interval``) against a ``time.monotonic()`` deadline. It ends:
+
+- complete -> the final :class:`QueryStatus` (its ``results`` hold the run's answer);
+- status error -> :class:`QueryFailedError` (the query already stopped; the cancel is harmless);
+- deadline -> cancel, then :class:`QueryTimeoutError`;
+- the caller's ``cancel_event`` set -> cancel, then :class:`QueryCancelledError`;
+- any other exception, ``KeyboardInterrupt`` or run termination -> cancel, then re-raise it.
+
+Waits go through ``wait(seconds) -> cancelled`` so a set ``cancel_event`` is seen at once
+(``Event.wait`` instead of ``time.sleep``) and tests can record the intervals instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ._http import Request
+from ._names import check_int
+from .errors import (
+    InvalidRequestError,
+    PaginationError,
+    PostHogConnectionError,
+    PostHogEndpointsError,
+    QueryCancelledError,
+    QueryFailedError,
+    QueryTimeoutError,
+    TooManyRowsError,
+)
+from .models import QueryStatus, RunResult
+
+__all__ = [
+    "GROWTH",
+    "UNSET",
+    "REFRESH_MODES",
+    "RunArgs",
+    "RunBuilder",
+    "Runner",
+    "build_run_request",
+    "wait_for_query",
+    "cancel_quietly",
+]
+
+UNSET: Any = type("Unset", (), {"__repr__": lambda self: "<client default>"})()
+
+GROWTH = 1.5
+
+
+def cancel_quietly(cancel: Callable[[str], None], query_id: str | None, logger: logging.Logger, why: str) -> None:
+    """Ask PostHog to stop ``query_id``; log and swallow any failure (we are already failing)."""
+    if not query_id:
+        return
+    try:
+        cancel(query_id)
+        logger.info("cancelled query %s (%s)", query_id, why)
+    except Exception as exc:  # noqa: BLE001 - best effort; the original error matters more
+        logger.warning("could not cancel query %s after %s: %s", query_id, why, exc)
+
+
+def wait_for_query(
+    query_id: str,
+    *,
+    endpoint: str | None,
+    get_status: Callable[[str], QueryStatus],
+    cancel: Callable[[str], None],
+    wait: Callable[[float], bool],
+    clock: Callable[[], float],
+    deadline: float,
+    timeout: float,
+    poll_interval: float,
+    poll_max_interval: float,
+    logger: logging.Logger,
+    on_progress: Callable[[QueryStatus], None] | None = None,
+) -> QueryStatus:
+    """Poll until the query completes; see the module docstring for every other ending."""
+    interval = poll_interval
+    polls = 0
+    try:
+        while True:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise QueryTimeoutError(endpoint=endpoint, query_id=query_id, timeout=timeout)
+            if wait(min(interval, remaining)):
+                raise QueryCancelledError(endpoint=endpoint, query_id=query_id)
+            try:
+                status = get_status(query_id)
+            except PostHogEndpointsError as exc:
+                if clock() >= deadline:  # the poll failed because time ran out: that is a timeout
+                    raise QueryTimeoutError(endpoint=endpoint, query_id=query_id, timeout=timeout) from exc
+                raise
+            polls += 1
+            if on_progress is not None:
+                on_progress(status)
+            if status.error:
+                raise QueryFailedError(endpoint=endpoint, query_id=query_id, error_message=status.error_message)
+            if status.complete:
+                logger.debug("query %s complete after %d polls", query_id, polls)
+                return status
+            interval = min(interval * GROWTH, poll_max_interval)
+    except QueryFailedError:
+        raise
+    except QueryTimeoutError:
+        cancel_quietly(cancel, query_id, logger, "the run timed out")
+        raise
+    except QueryCancelledError:
+        cancel_quietly(cancel, query_id, logger, "the caller cancelled the run")
+        raise
+    except BaseException as exc:  # KeyboardInterrupt, run termination, a failing callback, ...
+        cancel_quietly(cancel, query_id, logger, f"{type(exc).__name__} while waiting")
+        raise
+
+
+@dataclasses.dataclass(frozen=True)
+class RunArgs:
+    """What the caller asked to run with; the same for every page of one run."""
+
+    variables: dict[str, Any] | None = None
+    filters_override: dict[str, Any] | None = None
+    query_override: dict[str, Any] | None = None
+    variables_override: dict[str, Any] | None = None
+
+
+class RunBuilder(Protocol):
+    """Turns a run into ``(method, query params, JSON body or None)`` for one API dialect."""
+
+    def __call__(
+        self, endpoint: str, args: RunArgs, *, refresh: str, version: int | None, client_query_id: str | None,
+        limit: int | None, offset: int | None, auto_limit: int,
+    ) -> tuple[str, dict[str, Any], dict[str, Any] | None]: ...
+
+
+REFRESH_MODES = ("blocking", "async", "lazy_async", "force_blocking", "force_async", "force_cache")
+
+
+def build_run_request(
+    endpoint: str,
+    args: RunArgs,
+    *,
+    refresh: str,
+    version: int | None,
+    client_query_id: str | None,
+    limit: int | None,
+    offset: int | None,
+    auto_limit: int,
+) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+    """The run request of the documented dialect: ``(method, query params, JSON body or None)``.
+
+    GET ``run/`` (``?version=N``) when nothing but a version is asked for; otherwise POST with
+    ``variables_values``, the overrides, ``refresh``, ``version``, ``limit``/``offset`` and a
+    ``client_query_id`` (the caller's, or a new uuid4 hex so a retried POST is the same query).
+    ``auto_limit`` is the limit a POST sends when the caller gave none. This is the one place that
+    knows the dialect's field names.
+    """
+    if refresh not in REFRESH_MODES:
+        raise InvalidRequestError(
+            f"Invalid refresh {refresh!r} for endpoint {endpoint!r}: use one of {', '.join(REFRESH_MODES)}.",
+            endpoint=endpoint,
+            attr="refresh",
+        )
+    body: dict[str, Any] = {}
+    for key, value in (
+        ("variables_values", args.variables),
+        ("variables_override", args.variables_override),
+        ("filters_override", args.filters_override),
+        ("query_override", args.query_override),
+    ):
+        if value is not None:
+            body[key] = value
+    if not body and refresh == "blocking" and client_query_id is None and limit is None and not offset:
+        return "GET", ({"version": version} if version is not None else {}), None
+    body["refresh"] = refresh
+    body["client_query_id"] = client_query_id or uuid.uuid4().hex
+    if version is not None:
+        body["version"] = version
+    body["limit"] = limit if limit is not None else auto_limit
+    if offset:
+        body["offset"] = offset
+    return "POST", {}, body
+
+
+def _page_size(*bounds: int | None) -> int:
+    return min(bound for bound in bounds if bound is not None)
+
+
+class Runner:
+    """One ``run_endpoint`` call: first request, async wait, pages, guard, result."""
+
+    def __init__(
+        self, client: Any, name: str, args: RunArgs, *, build: RunBuilder, max_rows: int | None, timeout: float,
+        on_progress: Callable[[QueryStatus], None] | None, cancel_event: threading.Event | None,
+    ) -> None:
+        self.client, self.name, self.args, self.build = client, name, args, build
+        self.max_rows, self.timeout = max_rows, timeout
+        self.on_progress, self.cancel_event = on_progress, cancel_event
+        self.started = client._clock()
+        self.deadline = self.started + timeout
+        self.server_durations: list[float] = []
+
+    # -- waiting ---------------------------------------------------------------------------------
+
+    def _wait(self, seconds: float) -> bool:
+        return bool(self.client._sleep(seconds, self.cancel_event))
+
+    def _backoff_sleep(self, query_id: str | None) -> Callable[[float], None]:
+        def sleep(seconds: float) -> None:  # a cancel also interrupts a retry backoff
+            if self._wait(seconds):
+                raise QueryCancelledError(endpoint=self.name, query_id=query_id)
+
+        return sleep
+
+    def _cancel_quietly(self, query_id: str | None, why: str) -> None:
+        self.client._cancel_quietly(query_id, self.name, why)
+
+    # -- one request to completion ---------------------------------------------------------------
+
+    def _execute(self, method: str, params: dict[str, Any], body: dict[str, Any] | None, version: int | None):
+        """Send one run request and, if PostHog answers async, wait for it. -> (RunResult dict, query id)."""
+        client = self.client
+        query_id = body.get("client_query_id") if body else None
+        request = Request(
+            method, client._path(self.name, "run"), "run", endpoint=self.name, version=version, params=params,
+            json=body, ok=(200, 202), idempotent=True, is_run=True, deadline=self.deadline,
+            sleep=self._backoff_sleep(query_id),
+        )
+        try:
+            response = client._http.send(request)
+        except QueryCancelledError:
+            self._cancel_quietly(query_id, "the caller cancelled the run")
+            raise
+        except PostHogConnectionError as exc:
+            if client._clock() < self.deadline:
+                raise
+            self._cancel_quietly(query_id, "the run timed out")
+            raise QueryTimeoutError(endpoint=self.name, query_id=query_id, timeout=self.timeout) from exc
+        except Exception:
+            raise
+        except BaseException as exc:  # interrupted while PostHog may be computing: stop it there too
+            self._cancel_quietly(query_id, f"{type(exc).__name__} during the run request")
+            raise
+        data = client._http.parse(response, request)
+        if not isinstance(data, dict):
+            raise PostHogEndpointsError(
+                f"PostHog answered the run of endpoint {self.name!r} with {type(data).__name__} instead of an "
+                "object. Check that host points at PostHog's API.",
+                endpoint=self.name, status_code=response.status_code,
+            )
+        status = data.get("query_status") if isinstance(data.get("query_status"), dict) else None
+        if response.status_code == 202 or (status is not None and status.get("complete") is False):
+            query_id = (status or {}).get("id") or query_id
+            if not query_id:
+                raise PostHogEndpointsError(
+                    f"PostHog started endpoint {self.name!r} asynchronously but gave no query id to follow; "
+                    "run it with refresh='blocking' instead.",
+                    endpoint=self.name, status_code=response.status_code,
+                )
+            final = self._wait_for(query_id)
+            if final.duration is not None:
+                self.server_durations.append(final.duration)
+            if not isinstance(final.results, dict):
+                raise PostHogEndpointsError(
+                    f"The query of endpoint {self.name!r} completed (query id {query_id}) without results in its "
+                    "status; run it again, or with refresh='blocking'.",
+                    endpoint=self.name,
+                )
+            return final.results, query_id
+        if status is not None and "columns" not in data and isinstance(status.get("results"), dict):
+            return status["results"], status.get("id") or query_id
+        return data, query_id
+
+    def _wait_for(self, query_id: str) -> QueryStatus:
+        client = self.client
+        return wait_for_query(
+            query_id,
+            endpoint=self.name,
+            get_status=lambda qid: client._query_status(
+                qid, endpoint=self.name, deadline=self.deadline, sleep=self._backoff_sleep(qid)
+            ),
+            cancel=lambda qid: client._cancel(qid, endpoint=self.name, timeout=min(client.request_timeout, 5.0)),
+            wait=self._wait,
+            clock=client._clock,
+            deadline=self.deadline,
+            timeout=self.timeout,
+            poll_interval=client.poll_interval,
+            poll_max_interval=client.poll_max_interval,
+            logger=client._logger,
+            on_progress=self.on_progress,
+        )
+
+    # -- the whole run ---------------------------------------------------------------------------
+
+    def run(
+        self, *, refresh: str, version: int | None, client_query_id: str | None, limit: int | None,
+        offset: int | None,
+    ) -> RunResult:
+        version = None if version is None else check_int(f"version of endpoint {self.name!r}", version, 1)
+        limit = None if limit is None else check_int(f"limit for endpoint {self.name!r}", limit, 1)
+        offset = None if offset is None else check_int(f"offset for endpoint {self.name!r}", offset, 0)
+        if self.cancel_event is not None and self.cancel_event.is_set():
+            raise QueryCancelledError(endpoint=self.name, query_id=None)
+        want, cap, page_size = limit, self.max_rows, self.client.page_size
+        # Without a limit PostHog returns 100 rows (and the current dialect even hides hasMore), so a
+        # POST asks for a full page at once: one round trip for most results, no silent truncation.
+        method, params, body = self.build(
+            self.name, self.args, refresh=refresh, version=version, client_query_id=client_query_id,
+            limit=_page_size(want, page_size, cap) if want is not None else None, offset=offset,
+            auto_limit=_page_size(page_size, cap),
+        )
+        data, query_id = self._execute(method, params, body, version)
+        first = RunResult.from_api(data)
+        if offset and body and body.get("offset") == offset:
+            self._check_offset(data, offset)
+        rows, has_more, pages = list(first.results), first.has_more, 1
+        # Later pages: same variables and the same version as the first; fresh if the first was computed
+        # now (a stale cached page would mix executions), cache-friendly if the first came from cache.
+        pinned = first.endpoint_version if first.endpoint_version is not None else version
+        later = "force_cache" if refresh == "force_cache" else ("blocking" if first.is_cached else "force_blocking")
+        start, previous = offset or 0, first.results
+        while True:
+            fetched = len(rows)
+            if want is not None and fetched >= want:
+                has_more = has_more or fetched > want
+                del rows[want:]
+                break
+            if cap is not None and fetched > cap:
+                raise TooManyRowsError(endpoint=self.name, rows_at_least=fetched, max_rows=cap)
+            if not has_more:
+                break
+            if cap is not None and fetched >= cap:
+                raise TooManyRowsError(endpoint=self.name, rows_at_least=fetched + 1, max_rows=cap)
+            if self.client._clock() >= self.deadline:
+                raise QueryTimeoutError(endpoint=self.name, query_id=None, timeout=self.timeout)
+            page_offset = start + fetched
+            size = _page_size(page_size, None if want is None else want - fetched, None if cap is None else cap - fetched)
+            method, params, body = self.build(
+                self.name, self.args, refresh=later, version=pinned, client_query_id=None, limit=size,
+                offset=page_offset, auto_limit=size,
+            )
+            data, _ = self._execute(method, params, body, pinned)
+            page = RunResult.from_api(data)
+            self._check_page(data, page, first, page_offset, previous, pinned)
+            rows.extend(page.results)
+            has_more, pages, previous = page.has_more, pages + 1, page.results
+        durations = self.server_durations
+        return dataclasses.replace(
+            first, results=rows, has_more=has_more, pages=pages, query_id=query_id or first.query_id,
+            server_duration=sum(durations) if durations else None,
+            total_duration=self.client._clock() - self.started,
+        )
+
+    def _check_offset(self, data: dict[str, Any], offset: int) -> None:
+        echoed = data.get("offset")
+        if echoed is not None and echoed != offset:
+            raise PaginationError(
+                f"Endpoint {self.name!r}: asked for rows from offset {offset:,}, PostHog answered offset {echoed}. "
+                "The server does not honour paging; pass a smaller max_rows or narrow the query.",
+                endpoint=self.name,
+            )
+
+    def _check_page(
+        self, data: dict[str, Any], page: RunResult, first: RunResult, offset: int, previous: list[Any],
+        pinned: int | None,
+    ) -> None:
+        """Refuse a page that shows the server is not paging (instead of looping or mixing results)."""
+        def fail(why: str) -> PaginationError:
+            return PaginationError(
+                f"Paging endpoint {self.name!r} failed at offset {offset:,}: {why}. The rows so far were "
+                "discarded rather than returned incomplete; run it again, or narrow the query so one page "
+                "(limit) holds it all.",
+                endpoint=self.name,
+            )
+
+        if data.get("results") is None:
+            raise fail("the page is not in PostHog's cache (refresh='force_cache'); use refresh='blocking'")
+        self._check_offset(data, offset)
+        if not page.results and page.has_more:
+            raise fail("the server returned no rows but says more exist")
+        if data.get("offset") is None and page.results and page.results == previous:
+            raise fail("the server returned the same rows again (it ignores offset)")
+        if page.columns and first.columns and page.columns != first.columns:
+            raise fail(f"the columns changed from {first.columns} to {page.columns}")
+        if pinned is not None and page.endpoint_version is not None and page.endpoint_version != pinned:
+            raise fail(f"the endpoint version changed from {pinned} to {page.endpoint_version}")
