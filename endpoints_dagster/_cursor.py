@@ -153,6 +153,42 @@ class TickOutcome:
     chunks_total: int
     stopped_early: bool
 
+    def describe(self, last_tick: Optional[float], budget: float) -> str:
+        """What the tick checked and found, in one line (the skip reason when nothing is new)."""
+        checked = len(self.checked)
+        requests = f"{self.requests} request{'s' if self.requests != 1 else ''}"
+        known = {n: t for n, t in self.cursor.seen.items() if t is not None}
+        never = sum(1 for n in self.checked if self.cursor.seen.get(n) is None)
+        latest = max(known.items(), key=lambda item: item[1]) if known else None
+        latest_text = f"latest known execution: '{latest[0]}' at {format_time(latest[1])}" if latest else "none has run yet"
+        never_text = f"; {never:,} never ran (or not in the past 6 months)" if never else ""
+        if self.executions:
+            found = ", ".join(f"'{e.name}' at {e.executed_at_iso}" for e in self.executions[:5])
+            more = f" and {len(self.executions) - 5} more" if len(self.executions) > 5 else ""
+            text = f"{len(self.executions)} new execution(s) among {checked:,} checked endpoint(s) ({requests}): {found}{more}."
+        elif self.baselined and len(self.baselined) == checked:
+            text = (
+                f"Recorded a baseline for {checked:,} endpoint(s) ({requests}; {latest_text}{never_text}). "
+                "Executions after this baseline trigger the sensor."
+            )
+        else:
+            since = (
+                f"since the previous tick at {format_time(datetime.fromtimestamp(last_tick, timezone.utc))}"
+                if last_tick
+                else "since the times in the cursor"
+            )
+            baseline = f" ({len(self.baselined):,} newly watched: baseline recorded)" if self.baselined else ""
+            text = (
+                f"No new execution of the {checked:,} checked endpoint(s){baseline} {since} "
+                f"({requests}; {latest_text}{never_text})."
+            )
+        if self.stopped_early:
+            text += (
+                f" Stopped after {self.chunks_done} of {self.chunks_total} chunk(s) to stay within the "
+                f"{budget:g} s tick budget; the next tick continues at '{self.cursor.resume}'."
+            )
+        return text
+
 
 def _chunks(names: Sequence[str], size: int) -> list[list[str]]:
     return [list(names[i : i + size]) for i in range(0, len(names), size)]
