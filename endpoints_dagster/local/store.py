@@ -1,0 +1,444 @@
+"""Durable state of the local server, in SQLite (stdlib) under ``--data``.
+
+Endpoints, versions, API keys (hashes only), materializations, cache entries and the
+execution log. The database runs in WAL mode with autocommit: every write is its own
+committed transaction (or an explicit ``BEGIN IMMEDIATE`` block for multi-row writes),
+so a SIGKILL loses nothing that was answered. One connection guarded by a lock serves
+the event loop and the worker threads; every statement is short.
+
+Example::
+
+    store = Store(Path("data") / "state.sqlite3")
+    endpoint, version = store.create_endpoint(1, "daily", query={...}, description="",
+                                              is_active=True, cache_age_seconds=None, created_by=1)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import timefmt
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_hash TEXT NOT NULL UNIQUE,
+    scopes TEXT NOT NULL,
+    projects TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+    id TEXT PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    is_active INTEGER NOT NULL DEFAULT 1,
+    cache_age_seconds REAL,
+    current_version INTEGER NOT NULL DEFAULT 1,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    created_by INTEGER,
+    last_executed_at REAL,
+    UNIQUE (project_id, name)
+);
+CREATE TABLE IF NOT EXISTS versions (
+    id TEXT PRIMARY KEY,
+    endpoint_id TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    query TEXT NOT NULL,
+    is_active INTEGER NOT NULL DEFAULT 1,
+    created_at REAL NOT NULL,
+    created_by INTEGER,
+    UNIQUE (endpoint_id, version)
+);
+CREATE TABLE IF NOT EXISTS materializations (
+    endpoint_id TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    table_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    last_materialized_at REAL,
+    error TEXT,
+    sync_frequency TEXT NOT NULL DEFAULT '24hour',
+    PRIMARY KEY (endpoint_id, version)
+);
+CREATE TABLE IF NOT EXISTS cache_entries (
+    cache_key TEXT PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    endpoint_id TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+    payload BLOB NOT NULL,
+    last_refresh REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id INTEGER NOT NULL,
+    endpoint_id TEXT,
+    endpoint TEXT NOT NULL,
+    client_query_id TEXT NOT NULL,
+    version INTEGER,
+    materialized INTEGER NOT NULL DEFAULT 0,
+    query_async INTEGER NOT NULL DEFAULT 0,
+    api_key_id INTEGER,
+    via_api_key INTEGER NOT NULL DEFAULT 1,
+    submitted_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    status TEXT NOT NULL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS executions_by_query ON executions (project_id, client_query_id);
+CREATE INDEX IF NOT EXISTS cache_by_endpoint ON cache_entries (endpoint_id);
+"""
+
+
+class DuplicateName(Exception):
+    """An endpoint with that name already exists in the project."""
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    id: int
+    key_hash: str
+    scopes: frozenset[str]
+    projects: frozenset[int]
+    user_id: int
+
+
+@dataclass(frozen=True)
+class EndpointRow:
+    id: str
+    project_id: int
+    name: str
+    description: str
+    is_active: bool
+    cache_age_seconds: float | None
+    current_version: int
+    created_at: float
+    updated_at: float
+    created_by: int | None
+    last_executed_at: float | None
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    id: str
+    endpoint_id: str
+    version: int
+    query: dict[str, Any]
+    is_active: bool
+    created_at: float
+    created_by: int | None
+
+
+@dataclass(frozen=True)
+class MaterializationRow:
+    endpoint_id: str
+    version: int
+    table_name: str
+    status: str
+    last_materialized_at: float | None
+    error: str | None
+    sync_frequency: str
+
+
+_ENDPOINT_COLS = (
+    "id, project_id, name, description, is_active, cache_age_seconds, current_version, "
+    "created_at, updated_at, created_by, last_executed_at"
+)
+_VERSION_COLS = "id, endpoint_id, version, query, is_active, created_at, created_by"
+_MAT_COLS = "endpoint_id, version, table_name, status, last_materialized_at, error, sync_frequency"
+
+
+def _endpoint(row: tuple) -> EndpointRow:
+    return EndpointRow(
+        id=row[0], project_id=row[1], name=row[2], description=row[3], is_active=bool(row[4]),
+        cache_age_seconds=row[5], current_version=row[6], created_at=row[7], updated_at=row[8],
+        created_by=row[9], last_executed_at=row[10],
+    )
+
+
+def _version(row: tuple) -> VersionRow:
+    return VersionRow(
+        id=row[0], endpoint_id=row[1], version=row[2], query=orjson.loads(row[3]),
+        is_active=bool(row[4]), created_at=row[5], created_by=row[6],
+    )
+
+
+class Store:
+    """All SQLite access. Thread-safe; every public method is one committed unit."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process kill (only an OS crash could lose the tail).
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _all(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: tuple = ()) -> tuple | None:
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
+
+    def _exec(self, sql: str, params: tuple = ()) -> int:
+        with self._lock:
+            return self._db.execute(sql, params).rowcount
+
+    # -- API keys ---------------------------------------------------------------------------
+    def upsert_key(self, key_hash: str, scopes: frozenset[str], projects: frozenset[int]) -> KeyRow:
+        """Create or update a key by hash; a new key gets the next user id."""
+        scopes_s = ",".join(sorted(scopes))
+        projects_s = ",".join(str(p) for p in sorted(projects))
+        with self._tx() as db:
+            row = db.execute("SELECT id, user_id FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
+            if row is None:
+                (max_user,) = db.execute("SELECT COALESCE(MAX(user_id), 0) FROM api_keys").fetchone()
+                cur = db.execute(
+                    "INSERT INTO api_keys (key_hash, scopes, projects, user_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (key_hash, scopes_s, projects_s, max_user + 1, timefmt.now()),
+                )
+                key_id, user_id = int(cur.lastrowid or 0), max_user + 1
+            else:
+                key_id, user_id = row
+                db.execute("UPDATE api_keys SET scopes = ?, projects = ? WHERE id = ?", (scopes_s, projects_s, key_id))
+        return KeyRow(key_id, key_hash, scopes, projects, user_id)
+
+    def all_keys(self) -> list[KeyRow]:
+        rows = self._all("SELECT id, key_hash, scopes, projects, user_id FROM api_keys")
+        return [
+            KeyRow(
+                r[0], r[1], frozenset(s for s in r[2].split(",") if s),
+                frozenset(int(p) for p in r[3].split(",") if p), r[4],
+            )
+            for r in rows
+        ]
+
+    def endpoint_projects(self) -> set[int]:
+        return {r[0] for r in self._all("SELECT DISTINCT project_id FROM endpoints")}
+
+    # -- endpoints and versions -------------------------------------------------------------
+    def create_endpoint(
+        self, project_id: int, name: str, *, query: dict[str, Any], description: str, is_active: bool,
+        cache_age_seconds: float | None, created_by: int | None,
+    ) -> tuple[EndpointRow, VersionRow]:
+        ts = timefmt.now()
+        endpoint_id, version_id = str(uuid.uuid4()), str(uuid.uuid4())
+        try:
+            with self._tx() as db:
+                db.execute(
+                    f"INSERT INTO endpoints ({_ENDPOINT_COLS}) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, NULL)",
+                    (endpoint_id, project_id, name, description, int(is_active), cache_age_seconds, ts, ts, created_by),
+                )
+                db.execute(
+                    f"INSERT INTO versions ({_VERSION_COLS}) VALUES (?, ?, 1, ?, 1, ?, ?)",
+                    (version_id, endpoint_id, orjson.dumps(query).decode(), ts, created_by),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateName(name) from exc
+        endpoint = self.get_endpoint(project_id, name)
+        version = self.get_version(endpoint_id, 1)
+        assert endpoint is not None and version is not None
+        return endpoint, version
+
+    def get_endpoint(self, project_id: int, name: str) -> EndpointRow | None:
+        row = self._one(f"SELECT {_ENDPOINT_COLS} FROM endpoints WHERE project_id = ? AND name = ?", (project_id, name))
+        return _endpoint(row) if row else None
+
+    def get_endpoint_by_id(self, endpoint_id: str) -> EndpointRow | None:
+        row = self._one(f"SELECT {_ENDPOINT_COLS} FROM endpoints WHERE id = ?", (endpoint_id,))
+        return _endpoint(row) if row else None
+
+    def list_endpoints(
+        self, project_id: int, *, is_active: bool | None = None, created_by: int | None = None
+    ) -> list[EndpointRow]:
+        sql = f"SELECT {_ENDPOINT_COLS} FROM endpoints WHERE project_id = ?"
+        params: list[Any] = [project_id]
+        if is_active is not None:
+            sql += " AND is_active = ?"
+            params.append(int(is_active))
+        if created_by is not None:
+            sql += " AND created_by = ?"
+            params.append(created_by)
+        sql += " ORDER BY created_at DESC, name"
+        return [_endpoint(r) for r in self._all(sql, tuple(params))]
+
+    def update_endpoint(self, endpoint_id: str, **fields: Any) -> None:
+        """Set endpoint-level fields (description, is_active, cache_age_seconds)."""
+        allowed = {"description", "is_active", "cache_age_seconds"}
+        assert set(fields) <= allowed, fields
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        values = [int(v) if isinstance(v, bool) else v for v in fields.values()]
+        self._exec(
+            f"UPDATE endpoints SET {sets + ', ' if sets else ''}updated_at = ? WHERE id = ?",
+            (*values, timefmt.now(), endpoint_id),
+        )
+
+    def add_version(self, endpoint_id: str, query: dict[str, Any], created_by: int | None) -> VersionRow:
+        ts = timefmt.now()
+        with self._tx() as db:
+            (latest,) = db.execute("SELECT MAX(version) FROM versions WHERE endpoint_id = ?", (endpoint_id,)).fetchone()
+            number = int(latest or 0) + 1
+            db.execute(
+                f"INSERT INTO versions ({_VERSION_COLS}) VALUES (?, ?, ?, ?, 1, ?, ?)",
+                (str(uuid.uuid4()), endpoint_id, number, orjson.dumps(query).decode(), ts, created_by),
+            )
+            db.execute("UPDATE endpoints SET current_version = ?, updated_at = ? WHERE id = ?", (number, ts, endpoint_id))
+        version = self.get_version(endpoint_id, number)
+        assert version is not None
+        return version
+
+    def get_version(self, endpoint_id: str, number: int) -> VersionRow | None:
+        row = self._one(f"SELECT {_VERSION_COLS} FROM versions WHERE endpoint_id = ? AND version = ?", (endpoint_id, number))
+        return _version(row) if row else None
+
+    def list_versions(self, endpoint_id: str) -> list[VersionRow]:
+        rows = self._all(f"SELECT {_VERSION_COLS} FROM versions WHERE endpoint_id = ? ORDER BY version DESC", (endpoint_id,))
+        return [_version(r) for r in rows]
+
+    def count_versions(self, endpoint_id: str) -> int:
+        row = self._one("SELECT COUNT(*) FROM versions WHERE endpoint_id = ?", (endpoint_id,))
+        return int(row[0]) if row else 0
+
+    def set_version_active(self, endpoint_id: str, number: int, is_active: bool) -> None:
+        self._exec("UPDATE versions SET is_active = ? WHERE endpoint_id = ? AND version = ?", (int(is_active), endpoint_id, number))
+
+    def delete_endpoint(self, endpoint_id: str) -> None:
+        """Hard delete; versions, materialization rows and cache entries go with it (cascade)."""
+        self._exec("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))
+
+    def touch_last_executed(self, endpoint_id: str, ts: float, granularity_seconds: float) -> None:
+        """Record an API-key execution; with a granularity, only when the last one is older."""
+        self._exec(
+            "UPDATE endpoints SET last_executed_at = ? WHERE id = ? AND "
+            "(last_executed_at IS NULL OR last_executed_at <= ? - ?)",
+            (ts, endpoint_id, ts, granularity_seconds),
+        )
+
+    # -- materializations -------------------------------------------------------------------
+    def put_materialization(self, row: MaterializationRow) -> None:
+        self._exec(
+            f"INSERT OR REPLACE INTO materializations ({_MAT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (row.endpoint_id, row.version, row.table_name, row.status, row.last_materialized_at, row.error, row.sync_frequency),
+        )
+
+    def update_materialization(
+        self, endpoint_id: str, version: int, *, status: str, error: str | None, last_materialized_at: float | None
+    ) -> bool:
+        """Update a build's outcome; False when the row is gone (turned off or deleted meanwhile)."""
+        return self._exec(
+            "UPDATE materializations SET status = ?, error = ?, last_materialized_at = COALESCE(?, last_materialized_at) "
+            "WHERE endpoint_id = ? AND version = ?",
+            (status, error, last_materialized_at, endpoint_id, version),
+        ) > 0
+
+    def get_materialization(self, endpoint_id: str, version: int) -> MaterializationRow | None:
+        row = self._one(f"SELECT {_MAT_COLS} FROM materializations WHERE endpoint_id = ? AND version = ?", (endpoint_id, version))
+        return MaterializationRow(*row) if row else None
+
+    def list_materializations(self, endpoint_id: str | None = None, status: str | None = None) -> list[MaterializationRow]:
+        sql, params = f"SELECT {_MAT_COLS} FROM materializations WHERE 1 = 1", []
+        if endpoint_id is not None:
+            sql += " AND endpoint_id = ?"
+            params.append(endpoint_id)
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status)
+        return [MaterializationRow(*r) for r in self._all(sql, tuple(params))]
+
+    def delete_materialization(self, endpoint_id: str, version: int) -> None:
+        self._exec("DELETE FROM materializations WHERE endpoint_id = ? AND version = ?", (endpoint_id, version))
+
+    # -- cache ------------------------------------------------------------------------------
+    def cache_get(self, cache_key: str) -> tuple[bytes, float] | None:
+        row = self._one("SELECT payload, last_refresh FROM cache_entries WHERE cache_key = ?", (cache_key,))
+        return (bytes(row[0]), float(row[1])) if row else None
+
+    def cache_put(self, cache_key: str, project_id: int, endpoint_id: str, payload: bytes, last_refresh: float) -> None:
+        self._exec(
+            "INSERT OR REPLACE INTO cache_entries (cache_key, project_id, endpoint_id, payload, last_refresh) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (cache_key, project_id, endpoint_id, payload, last_refresh),
+        )
+
+    def cache_prune(self, older_than: float) -> int:
+        return self._exec("DELETE FROM cache_entries WHERE last_refresh < ?", (older_than,))
+
+    def cache_clear(self, endpoint_id: str | None = None) -> int:
+        if endpoint_id is None:
+            return self._exec("DELETE FROM cache_entries")
+        return self._exec("DELETE FROM cache_entries WHERE endpoint_id = ?", (endpoint_id,))
+
+    # -- executions -------------------------------------------------------------------------
+    def insert_execution(
+        self, *, project_id: int, endpoint_id: str, endpoint: str, client_query_id: str, version: int,
+        materialized: bool, query_async: bool, api_key_id: int | None, via_api_key: bool, submitted_at: float,
+    ) -> int:
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO executions (project_id, endpoint_id, endpoint, client_query_id, version, materialized, "
+                "query_async, api_key_id, via_api_key, submitted_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')",
+                (project_id, endpoint_id, endpoint, client_query_id, version, int(materialized), int(query_async),
+                 api_key_id, int(via_api_key), submitted_at),
+            )
+            return int(cur.lastrowid or 0)
+
+    def execution_started(self, execution_id: int, ts: float) -> None:
+        self._exec("UPDATE executions SET status = 'running', started_at = ? WHERE id = ?", (ts, execution_id))
+
+    def execution_finished(self, execution_id: int, ts: float, status: str, error: str | None = None) -> None:
+        self._exec("UPDATE executions SET status = ?, finished_at = ?, error = ? WHERE id = ?", (status, ts, error, execution_id))
+
+    def executions(self, project_id: int | None = None, client_query_id: str | None = None) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT id, project_id, endpoint, client_query_id, version, materialized, query_async, api_key_id, "
+            "via_api_key, submitted_at, started_at, finished_at, status, error FROM executions WHERE 1 = 1"
+        )
+        params: list[Any] = []
+        if project_id is not None:
+            sql += " AND project_id = ?"
+            params.append(project_id)
+        if client_query_id is not None:
+            sql += " AND client_query_id = ?"
+            params.append(client_query_id)
+        cols = ("id", "project_id", "endpoint", "client_query_id", "version", "materialized", "query_async",
+                "api_key_id", "via_api_key", "submitted_at", "started_at", "finished_at", "status", "error")
+        return [dict(zip(cols, r)) for r in self._all(sql + " ORDER BY id", tuple(params))]
+
+    def interrupt_unfinished(self, ts: float) -> int:
+        """At startup: executions a previous process left running can never finish."""
+        return self._exec(
+            "UPDATE executions SET status = 'failed', finished_at = ?, error = 'server restarted' "
+            "WHERE status IN ('queued', 'running')",
+            (ts,),
+        )
