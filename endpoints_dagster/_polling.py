@@ -331,8 +331,9 @@ class Runner:
                 has_more = has_more or fetched > want
                 del rows[want:]
                 break
-            if cap is not None and fetched > cap:
-                raise TooManyRowsError(endpoint=self.name, rows_at_least=fetched, max_rows=cap)
+            if cap is not None and fetched > cap:  # a server that sent more than the limit asked for
+                at_least = fetched + (1 if has_more else 0)
+                raise TooManyRowsError(endpoint=self.name, rows_at_least=at_least, max_rows=cap)
             if not has_more:
                 break
             if cap is not None and fetched >= cap:
@@ -361,8 +362,8 @@ class Runner:
         echoed = data.get("offset")
         if echoed is not None and echoed != offset:
             raise PaginationError(
-                f"Endpoint {self.name!r}: asked for rows from offset {offset:,}, PostHog answered offset {echoed}. "
-                "The server does not honour paging; pass a smaller max_rows or narrow the query.",
+                f"Paging endpoint {self.name!r} failed at offset {offset:,}: the server answered offset {echoed}, "
+                "so it does not honour paging. Narrow the query so one page holds every row, or fix the server.",
                 endpoint=self.name,
             )
 
