@@ -117,7 +117,7 @@ def build_state(config: ServerConfig, binding: EngineBinding | None = None) -> S
     runner = Runner(store, stats, knobs, workers=config.workers, estimated_rows=config.events)
     materializer = Materializer(store, binding.engine)
     catalog = Catalog(store, auth, materializer, getattr(binding.engine, "normalise", _collapse_whitespace))
-    runs = RunService(store, ResultCache(store), runner, binding, dialect)
+    runs = RunService(store, ResultCache(store), runner, binding, dialect, knobs)
     state = State(config, store, auth, binding, knobs, stats, RateLimiter(), runner, materializer, catalog, runs, dialect)
     resumed = materializer.resume()
     if resumed:
@@ -134,9 +134,13 @@ def _collapse_whitespace(text: str) -> str:
 
 def seed_demo(state: State, project_id: int, user_id: int | None) -> None:
     """Create (or bring up to date) the demo endpoints, through the same logic as the API."""
-    from .demo import DEMO_ENDPOINTS
+    from . import demo
 
-    for body in DEMO_ENDPOINTS:
+    # Date defaults relative to the data's anchor (stored with the data) rather than to
+    # today, so a restart on another day makes no new versions of the demo endpoints.
+    anchor = getattr(getattr(state.binding.engine, "dataset", None), "anchor", None)
+    bodies = demo.demo_endpoints(anchor.date()) if anchor is not None else demo.DEMO_ENDPOINTS
+    for body in bodies:
         fields = state.dialect.parse_endpoint_body(dict(body), create=True)
         state.catalog.ensure(project_id, fields, user_id)
 

@@ -61,6 +61,6 @@ class ResultCache:
             self._store.cache_prune(timefmt.now() - PRUNE_AFTER_SECONDS)
 
     @staticmethod
-    def is_fresh(last_refresh: float, cache_age_seconds: float | None, *, factor: float = 1.0) -> bool:
+    def is_fresh(last_refresh: float, cache_age_seconds: float | None, *, factor: float = 1.0, now: float | None = None) -> bool:
         age_limit = (cache_age_seconds or DEFAULT_CACHE_AGE_SECONDS) * factor
-        return timefmt.now() - last_refresh < age_limit
+        return (timefmt.now() if now is None else now) - last_refresh < age_limit

@@ -5,6 +5,8 @@
 * Faults: a share of ``/api/`` requests answered 503 (``query_capacity``), 429
   (``throttled_error``) or a dropped connection, before the app sees them, so a client's
   retries meet them exactly as they would meet a flaky gateway.
+* Clock offset: cache freshness is judged at ``now + clock_offset_seconds``, so a test
+  can age cached results past ``cache_age_seconds`` without waiting.
 * Rate limit: DRF-style sliding window per key: N requests per minute, then 429
   "Request was throttled. Expected available in N seconds." (no ``Retry-After``).
 
@@ -35,6 +37,8 @@ class Knobs:
     fault_paths: tuple[str, ...] = ()
     rate_limit_per_minute: int | None = None
     last_execution_granularity_seconds: float = 0.0
+    # Added to "now" when judging cache freshness, so tests can age a cache without waiting.
+    clock_offset_seconds: float = 0.0
 
     def latency_for(self, endpoint: str) -> float:
         return self.latency_by_endpoint.get(endpoint, self.latency_seconds)
@@ -85,7 +89,7 @@ def parse_knobs(base: Knobs, changes: dict[str, Any]) -> Knobs:
             out[name] = _strings(name, value)
         elif name == "rate_limit_per_minute":
             out[name] = None if value is None else int(_number(name, value, minimum=1))
-        elif name == "last_execution_granularity_seconds":
+        elif name in ("last_execution_granularity_seconds", "clock_offset_seconds"):
             out[name] = _number(name, value)
         else:
             raise ValueError(f"unknown knob {name!r}; known: {sorted(Knobs.__dataclass_fields__)}")

@@ -143,6 +143,7 @@ class LocalServer:
         self._control: ServerControl | None = None
         self._ready = threading.Event()
         self._reader: threading.Thread | None = None
+        self.stdout_lines: list[str] = []  # everything the server printed on stdout (only the ready line)
 
     def __repr__(self) -> str:  # never shows the key
         return f"LocalServer(url={self.url!r}, data_dir={str(self.data_dir)!r}, pid={self.pid})"
@@ -184,6 +185,7 @@ class LocalServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._ready.clear()
         self.url = ""
+        self.stdout_lines = []
         log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - handed to the child
         try:
             self.process = subprocess.Popen(
@@ -206,6 +208,7 @@ class LocalServer:
     def _read_stdout(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:  # keep draining so the child never blocks on a full pipe
+            self.stdout_lines.append(line.rstrip("\n"))
             if not self._ready.is_set() and line.startswith(READY_PREFIX):
                 self.url = line[len(READY_PREFIX):].strip()
                 self._ready.set()

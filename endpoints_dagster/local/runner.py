@@ -43,9 +43,10 @@ LATENCY_STEP = 0.05
 class QueryFailed(Exception):
     """The engine refused or failed the query; ``message`` is shown to the user."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, attr: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.attr = attr
 
 
 class QueryCancelled(Exception):
@@ -81,6 +82,7 @@ class QueryTask:
     pickup_time: float | None = None
     end_time: float | None = None
     error_message: str | None = None
+    error_attr: str | None = None
     result: dict[str, Any] | None = None
     progress: dict[str, Any] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -237,6 +239,7 @@ class Runner:
         except QueryCancelled:
             self._finish(task, "cancelled", CANCELLED_MESSAGE)
         except QueryFailed as exc:
+            task.error_attr = exc.attr
             self._finish(task, "failed", exc.message)
         except Exception as exc:  # a bug: logged, and the status says error without details (as PostHog)
             log.exception("query %s for endpoint %r failed unexpectedly", spec.client_query_id, spec.endpoint)

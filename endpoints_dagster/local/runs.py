@@ -21,6 +21,7 @@ from typing import Any
 from . import errors, timefmt
 from .cache import ResultCache, cache_key
 from .dialect import Dialect, RunRequest
+from .faults import KnobsHolder
 from .queries import saved_variables
 from .runner import ExecutionSpec, QueryCancelled, QueryFailed, QueryTask, Runner, progress_from_engine
 from .store import EndpointRow, KeyRow, Store, VersionRow
@@ -45,7 +46,10 @@ class EngineBinding:
 
 
 class RunService:
-    def __init__(self, store: Store, cache: ResultCache, runner: Runner, binding: EngineBinding, dialect: Dialect) -> None:
+    def __init__(
+        self, store: Store, cache: ResultCache, runner: Runner, binding: EngineBinding, dialect: Dialect, knobs: KnobsHolder
+    ) -> None:
+        self._knobs = knobs
         self._store = store
         self._cache = cache
         self._runner = runner
@@ -115,8 +119,10 @@ class RunService:
         if req.refresh not in ("force_blocking", "force_async"):
             hit = self._cache.get(key_)
             factor = 2.0 if req.refresh == "lazy_async" else 1.0
+            clock_offset = self._knobs.current.clock_offset_seconds
             if hit is not None and (
-                req.refresh == "force_cache" or self._cache.is_fresh(hit[1], row.cache_age_seconds, factor=factor)
+                req.refresh == "force_cache"
+                or self._cache.is_fresh(hit[1], row.cache_age_seconds, factor=factor, now=timefmt.now() + clock_offset)
             ):
                 body = self._dialect.run_result_json(hit[0], name=row.name, version=version, is_cached=True)
                 return RunAnswer(200, body)
@@ -144,7 +150,7 @@ class RunService:
         if task.state == "cancelled":
             raise errors.validation_error(task.error_message or "Query cancelled", code="query_cancelled")
         if task.error_message:
-            raise errors.validation_error(task.error_message, code="query_error")
+            raise errors.validation_error(task.error_message, task.error_attr, code="query_error")
         raise errors.server_error()
 
     def _compute_fn(
@@ -166,7 +172,7 @@ class RunService:
             except binding.cancelled_error:
                 raise QueryCancelled() from None
             except binding.query_error as exc:
-                raise QueryFailed(getattr(exc, "message", None) or str(exc)) from None
+                raise QueryFailed(getattr(exc, "message", None) or str(exc), getattr(exc, "attr", None)) from None
             if cancel.is_set():
                 raise QueryCancelled()
             core = {
