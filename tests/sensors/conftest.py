@@ -82,3 +82,50 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# -- the local PostHog Endpoints server ----------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def sensor_server(request, tmp_path_factory):
+    """The session's local server (tests/conftest.py's `local_server` when it exists)."""
+    try:
+        yield request.getfixturevalue("local_server")
+        return
+    except pytest.FixtureLookupError:
+        pass
+    from endpoints_dagster.local.process import LocalServer
+
+    with LocalServer(tmp_path_factory.mktemp("sensor-server"), demo=False) as server:
+        yield server
+
+
+@pytest.fixture
+def server_resource(sensor_server) -> PostHogEndpointsResource:
+    return PostHogEndpointsResource(
+        host=sensor_server.url,
+        project_id=str(sensor_server.project_id),
+        personal_api_key=sensor_server.api_key,
+        max_retries=0,
+    )
+
+
+@pytest.fixture
+def server_client(server_resource):
+    with server_resource.get_client() as client:
+        yield client
+
+
+@pytest.fixture
+def make_endpoints(server_client):
+    """`make_endpoints(n) -> [names]`: fresh endpoints of this test only (the server is shared)."""
+    import uuid
+
+    def make(count: int = 1) -> list[str]:
+        prefix = f"sensor_{uuid.uuid4().hex[:10]}"
+        names = [f"{prefix}_{i}" for i in range(count)]
+        for name in names:
+            server_client.create_endpoint(name, {"kind": "HogQLQuery", "query": "SELECT 1 AS one"})
+        return names
+
+    return make
