@@ -71,7 +71,7 @@ class Request:
             return f"endpoint {self.endpoint!r}"
         if self.query_id:
             return f"query {self.query_id!r}"
-        return "the endpoints API"
+        return "the project's endpoints"
 
 
 def loads(content: bytes) -> Any:
@@ -127,7 +127,8 @@ def decode_error(
     body, code, detail, attr = _error_fields(content)
     if secret and detail and secret in detail:  # a misbehaving proxy echoing headers
         detail = detail.replace(secret, "[redacted]")
-    subject, said = request.subject, (f": {detail}" if detail else "")
+    # PostHog's details end with a period; ours add the next sentence.
+    subject, said = request.subject, (f": {detail.rstrip().rstrip('.')}" if detail else "")
     common: dict[str, Any] = dict(
         endpoint=request.endpoint,
         status_code=status,

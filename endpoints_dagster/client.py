@@ -185,7 +185,7 @@ class EndpointsClient:
             params["is_active"] = "true" if is_active else "false"
         if created_by is not None:
             params["created_by"] = int(created_by)
-        body = self._http.json(Request("GET", self._base(), "list endpoints of", params=params))
+        body = self._http.json(Request("GET", self._base(), "list", params=params))
         items = body.get("results") if isinstance(body, dict) else body
         return [Endpoint.from_api(item) for item in items or [] if isinstance(item, dict)]
 

@@ -48,7 +48,7 @@ def test_429_waits_about_the_expected_seconds_then_succeeds(client, api, fake_ti
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     message = warnings[0].getMessage()
-    assert message.startswith(f"retrying GET {BASE} for the endpoints API in 1.")
+    assert message.startswith(f"retrying GET {BASE} for the project's endpoints in 1.")
     assert message.endswith("after 429 throttled (retry 1/3)")
 
 
