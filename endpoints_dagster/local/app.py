@@ -175,6 +175,7 @@ def _routes() -> list[Route]:
         Route("/_local/stats/reset", local.reset_stats, methods=["POST"]),
         Route("/_local/executions", local.executions, methods=["GET"]),
         Route("/_local/cache/clear", local.clear_cache, methods=["POST"]),
+        Route("/_local/materialized_tables", local.materialized_tables, methods=["GET"]),
     ]
     return routes
 

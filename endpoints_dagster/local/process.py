@@ -91,6 +91,10 @@ class ServerControl:
         """Requests seen for ``"METHOD /route/template/"`` since the last reset."""
         return int(self.stats()["requests"].get(route, 0))
 
+    def materialized_tables(self) -> list[str]:
+        """Names of the materialized tables the engine holds (``mat_p{project}_{name}_v{n}``)."""
+        return list(self._call("GET", "/_local/materialized_tables")["tables"])
+
     def clear_cache(self) -> int:
         return int(self._call("POST", "/_local/cache/clear")["deleted"])
 

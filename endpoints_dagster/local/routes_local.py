@@ -5,6 +5,7 @@
 * ``GET /_local/stats`` · ``POST /_local/stats/reset``
 * ``GET /_local/executions?client_query_id=&project_id=`` (the durable log in SQLite)
 * ``POST /_local/cache/clear`` (every cached run result)
+* ``GET /_local/materialized_tables`` (the ``mat_p*`` tables that exist in the engine)
 
 Faults are never injected here, so a test can always reach it.
 """
@@ -65,3 +66,11 @@ async def executions(ctx: Ctx) -> Response:
 @api(None, project=False)
 async def clear_cache(ctx: Ctx) -> Response:
     return json_response({"deleted": ctx.state.store.cache_clear()})
+
+
+@api(None, project=False)
+async def materialized_tables(ctx: Ctx) -> Response:
+    out = ctx.state.binding.engine.query_raw(
+        "SELECT name FROM system.tables WHERE name LIKE {pattern:String} ORDER BY name", {"pattern": "mat\\_p%"}
+    )
+    return json_response({"tables": [row[0] for row in out.rows]})

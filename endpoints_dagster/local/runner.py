@@ -198,6 +198,9 @@ class Runner:
         if task.state == "completed":
             return "Query already complete"
         task.cancel.set()
+        if task.future is not None and task.future.cancel():
+            # Still queued: it will never start, so it is cancelled now rather than at pickup.
+            self._finish(task, "cancelled", CANCELLED_MESSAGE)
         return "Query task revoked"
 
     def cancel_all(self) -> None:
@@ -208,7 +211,8 @@ class Runner:
 
     async def wait(self, task: QueryTask) -> None:
         assert task.future is not None
-        await asyncio.wrap_future(task.future)
+        # asyncio.wait: a future cancelled while queued must not cancel the waiting request.
+        await asyncio.wait({asyncio.wrap_future(task.future)})
 
     def shutdown(self) -> None:
         self.cancel_all()
