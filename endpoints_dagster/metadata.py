@@ -1,0 +1,130 @@
+"""Materialization metadata and the schema-drift comparison.
+
+Standard Dagster keys (`dagster/row_count`, `dagster/column_schema`) make the UI's table
+views work; the `posthog/...` keys say what ran and where to find it in PostHog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+import dagster as dg
+import pandas as pd
+
+from .models import RunResult
+
+PREVIEW_ROWS = 10
+#: Longest cell text in the Markdown preview; long JSON or arrays would make the table unreadable.
+PREVIEW_CELL_CHARS = 60
+
+
+def column_schema(result: RunResult) -> dg.TableSchema:
+    """The result's columns with their ClickHouse types, as a Dagster `TableSchema`."""
+    types = dict((name, type_name) for name, type_name in (result.types or []))
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name=name, type=types.get(name, "unknown")) for name in result.columns]
+    )
+
+
+def markdown_preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
+    """The first rows as a Markdown table, cells shortened."""
+    if frame.empty:
+        return "_no rows_"
+    head = frame.head(rows).astype(object).map(_short_cell)
+    table = head.to_markdown(index=False)
+    if len(frame) > rows:
+        table += f"\n\n_{rows} of {len(frame):,} rows_"
+    return table
+
+
+def _short_cell(value: Any) -> str:
+    text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= PREVIEW_CELL_CHARS else text[: PREVIEW_CELL_CHARS - 1] + "…"
+
+
+def materialization_metadata(
+    *,
+    endpoint: str,
+    result: RunResult,
+    frame: pd.DataFrame,
+    variables: Mapping[str, Any],
+    refresh: str,
+    ui_url: Optional[str],
+) -> dict[str, Any]:
+    """Everything the Dagster UI shows for one endpoint materialization."""
+    metadata: dict[str, Any] = {
+        "dagster/row_count": dg.MetadataValue.int(len(frame)),
+        "dagster/column_schema": column_schema(result),
+        "preview": dg.MetadataValue.md(markdown_preview(frame)),
+        "posthog/endpoint": endpoint,
+        "posthog/version": dg.MetadataValue.int(result.endpoint_version)
+        if result.endpoint_version is not None
+        else dg.MetadataValue.null(),
+        "posthog/refresh": refresh,
+        "posthog/is_cached": dg.MetadataValue.bool(bool(result.is_cached)),
+        "posthog/query_id": result.query_id or "",
+        "posthog/total_duration_s": dg.MetadataValue.float(round(result.total_duration or 0.0, 3)),
+        "posthog/pages": dg.MetadataValue.int(result.pages or 1),
+        "posthog/variables": dg.MetadataValue.json(_jsonable(dict(variables))),
+    }
+    if result.server_duration is not None:
+        metadata["posthog/server_duration_s"] = dg.MetadataValue.float(round(result.server_duration, 3))
+    if result.last_refresh is not None:
+        metadata["posthog/last_refresh"] = dg.MetadataValue.timestamp(result.last_refresh)
+    if ui_url:
+        metadata["posthog/url"] = dg.MetadataValue.url(ui_url)
+    return metadata
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v) for k, v in values.items()}
+
+
+def schema_changes(previous: Optional[dg.TableSchema], current: dg.TableSchema) -> list[str]:
+    """Human-readable differences between two schemas; empty when they match."""
+    if previous is None:
+        return []
+    before = {c.name: c.type for c in previous.columns}
+    after = {c.name: c.type for c in current.columns}
+    changes = [f"column `{name}` removed (was {before[name]})" for name in before if name not in after]
+    changes += [f"column `{name}` added ({after[name]})" for name in after if name not in before]
+    changes += [
+        f"column `{name}` changed type: {before[name]} -> {after[name]}"
+        for name in after
+        if name in before and before[name] != after[name]
+    ]
+    if not changes and list(before) != list(after):
+        changes.append(f"column order changed: {', '.join(before)} -> {', '.join(after)}")
+    return changes
+
+
+def previous_schema(instance: dg.DagsterInstance, key: dg.AssetKey) -> Optional[dg.TableSchema]:
+    """The column schema recorded by the asset's latest materialization, if any."""
+    event = instance.get_latest_materialization_event(key)
+    materialization = event.asset_materialization if event else None
+    if materialization is None:
+        return None
+    value = materialization.metadata.get("dagster/column_schema")
+    schema = getattr(value, "schema", value)
+    return schema if isinstance(schema, dg.TableSchema) else None
+
+
+def drift_check_result(
+    key: dg.AssetKey, check_name: str, previous: Optional[dg.TableSchema], current: dg.TableSchema
+) -> dg.AssetCheckResult:
+    changes = schema_changes(previous, current)
+    description = (
+        "no previous materialization to compare with"
+        if previous is None
+        else ("columns and types unchanged" if not changes else "; ".join(changes))
+    )
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=check_name,
+        passed=not changes,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={"changes": dg.MetadataValue.md("\n".join(f"- {c}" for c in changes) or "none")},
+    )

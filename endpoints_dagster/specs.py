@@ -1,0 +1,163 @@
+"""What to run: `EndpointSpec` describes one endpoint asset before Dagster sees it.
+
+A spec is plain data (no Dagster execution state), so the asset factory, the component and
+the sensor can all build on it. Partition keys become API variables through
+`PartitionVariables`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Optional
+
+import dagster as dg
+
+#: The endpoint name rule of the API contract; checked when a spec is made so a bad name
+#: fails at definition load, not in the middle of a run.
+ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]{0,127}$")
+
+#: Refresh modes of the documented dialect. `force_async` is the asset default: it always
+#: computes fresh data and keeps no HTTP request open while the query runs.
+REFRESH_MODES = ("blocking", "async", "lazy_async", "force_blocking", "force_async", "force_cache")
+
+
+@dataclass(frozen=True)
+class PartitionVariables:
+    """Which endpoint variables receive the partition of a run.
+
+    For time-window partitions, `start` and `end` name the variables that receive the window's
+    start and end, formatted with `date_format` (the end is exclusive: the daily partition
+    2026-11-01 runs with start 2026-11-01 and end 2026-11-02). For any partitions, `key` names
+    the variable that receives the partition key itself (a static partition such as a plan).
+
+    Example:
+        .. code-block:: python
+
+            PartitionVariables(start="since", end="until")       # daily partitions
+            PartitionVariables(key="plan")                         # static partitions
+    """
+
+    start: Optional[str] = None
+    end: Optional[str] = None
+    key: Optional[str] = None
+    date_format: str = "%Y-%m-%d"
+
+    def names(self) -> list[str]:
+        return [n for n in (self.start, self.end, self.key) if n]
+
+    def values_for(
+        self, partition_key: Optional[str], time_window: Optional[tuple[datetime, datetime]]
+    ) -> dict[str, Any]:
+        """The variables of one partition (or one time range of partitions): `{code_name: value}`."""
+        values: dict[str, Any] = {}
+        if self.key:
+            if partition_key is None:
+                raise ValueError(
+                    f"variable {self.key!r} takes one partition key, but this run covers a range "
+                    "of partitions; launch one run per partition"
+                )
+            values[self.key] = partition_key
+        if self.start or self.end:
+            if time_window is None:
+                raise ValueError(
+                    f"variables {self.start!r}/{self.end!r} take a time window, but the partition "
+                    f"{partition_key!r} is not time-based; use `key=` for static partitions"
+                )
+            start, end = time_window
+            if self.start:
+                values[self.start] = start.strftime(self.date_format)
+            if self.end:
+                values[self.end] = end.strftime(self.date_format)
+        return values
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """One PostHog endpoint to materialize as a Dagster asset.
+
+    Args:
+        name: The endpoint's name in PostHog.
+        variables: Fixed variable values, `{code_name: value}`; they override saved defaults.
+        refresh: The run's refresh mode (see `REFRESH_MODES`); `force_async` by default.
+        version: Pin the run to this endpoint version instead of the current one.
+        partitions_def: Partition the asset; combine with `partition_variables`.
+        partition_variables: Which variables receive the partition key or window.
+        description: Text for the asset in the Dagster UI (the translator may add to it).
+        hogql: The endpoint's HogQL, shown in the asset description when known.
+        saved_variables: The endpoint's saved variable defaults, shown as metadata.
+        key: An explicit asset key; otherwise the translator decides (`["posthog", name]`).
+        group_name: An explicit group; otherwise the translator decides.
+        metadata: Extra definition metadata for the asset.
+
+    Example:
+        .. code-block:: python
+
+            EndpointSpec(
+                "daily_signups",
+                partitions_def=dg.DailyPartitionsDefinition(start_date="2026-08-01"),
+                partition_variables=PartitionVariables(start="since", end="until"),
+            )
+    """
+
+    name: str
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    refresh: str = "force_async"
+    version: Optional[int] = None
+    partitions_def: Optional[dg.PartitionsDefinition] = None
+    partition_variables: Optional[PartitionVariables] = None
+    description: Optional[str] = None
+    hogql: Optional[str] = None
+    saved_variables: Mapping[str, Any] = field(default_factory=dict)
+    key: Optional[dg.AssetKey] = None
+    group_name: Optional[str] = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not ENDPOINT_NAME_PATTERN.match(self.name):
+            raise ValueError(
+                f"invalid endpoint name {self.name!r}: names start with a letter and hold only "
+                "letters, digits, '_' and '-' (at most 128 characters)"
+            )
+        if self.refresh not in REFRESH_MODES:
+            raise ValueError(
+                f"endpoint {self.name!r}: refresh={self.refresh!r} is not one of "
+                f"{', '.join(REFRESH_MODES)}"
+            )
+        if self.version is not None and (not isinstance(self.version, int) or self.version < 1):
+            raise ValueError(
+                f"endpoint {self.name!r}: version must be a positive integer, got {self.version!r}"
+            )
+        if self.partition_variables and self.partitions_def is None:
+            raise ValueError(
+                f"endpoint {self.name!r}: partition_variables needs a partitions_def to draw from"
+            )
+        if self.partition_variables:
+            clash = set(self.partition_variables.names()) & set(self.variables)
+            if clash:
+                raise ValueError(
+                    f"endpoint {self.name!r}: variable(s) {', '.join(sorted(clash))} are set both "
+                    "as fixed `variables` and from the partition; keep one"
+                )
+        if isinstance(self.key, (str, list, tuple)):
+            object.__setattr__(self, "key", dg.AssetKey.from_coercible(self.key))
+
+    def with_changes(self, **changes: Any) -> "EndpointSpec":
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def variables_for(
+        self, partition_key: Optional[str], time_window: Optional[tuple[datetime, datetime]]
+    ) -> dict[str, Any]:
+        """The variables to send for one run: fixed values plus those of the partition."""
+        values = dict(self.variables)
+        if self.partition_variables and (partition_key is not None or time_window is not None):
+            values.update(self.partition_variables.values_for(partition_key, time_window))
+        return values
+
+
+def coerce_spec(spec: "EndpointSpec | str") -> EndpointSpec:
+    """Accept a bare endpoint name wherever a spec is expected."""
+    return spec if isinstance(spec, EndpointSpec) else EndpointSpec(name=spec)
