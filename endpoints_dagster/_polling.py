@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -49,11 +50,20 @@ __all__ = [
     "build_run_request",
     "wait_for_query",
     "cancel_quietly",
+    "default_sleep",
 ]
 
 UNSET: Any = type("Unset", (), {"__repr__": lambda self: "<client default>"})()
 
 GROWTH = 1.5
+
+
+def default_sleep(seconds: float, cancel_event: threading.Event | None = None) -> bool:
+    """Sleep, or wait on ``cancel_event`` so a cancel is seen at once; True if it was set."""
+    if cancel_event is not None:
+        return cancel_event.wait(seconds)
+    time.sleep(seconds)
+    return False
 
 
 def cancel_quietly(cancel: Callable[[str], None], query_id: str | None, logger: logging.Logger, why: str) -> None:

@@ -32,10 +32,18 @@ from ._names import (
     validate_project_id,
     validate_query_id,
 )
-from ._polling import UNSET, RunArgs, Runner, build_run_request, cancel_quietly
+from ._polling import UNSET, RunArgs, Runner, build_run_request, cancel_quietly, default_sleep
 from ._retry import RetryPolicy
 from .errors import EndpointNotFoundError, InvalidRequestError, PostHogEndpointsError
-from .models import Endpoint, EndpointVersion, QueryStatus, RunResult, expand_query, parse_datetime, same_query
+from .models import (
+    Endpoint,
+    EndpointVersion,
+    QueryStatus,
+    RunResult,
+    expand_query,
+    last_execution_times_from_api,
+    same_query,
+)
 
 __all__ = ["EndpointsClient"]
 
@@ -43,25 +51,9 @@ MAX_PAGE_SIZE = 50_000  # PostHog's hard cap of rows in one response
 
 
 def _package_version() -> str:
-    try:
-        from . import __version__
+    from . import __version__  # lazily: the package imports this module while initialising
 
-        return str(__version__)
-    except ImportError:  # pragma: no cover - only while the package is half-initialised
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("endpoints-dagster")
-        except PackageNotFoundError:
-            return "0"
-
-
-def _default_sleep(seconds: float, cancel_event: threading.Event | None = None) -> bool:
-    """Sleep, or wait on ``cancel_event`` so a cancel is seen at once; True if it was set."""
-    if cancel_event is not None:
-        return cancel_event.wait(seconds)
-    time.sleep(seconds)
-    return False
+    return str(__version__)
 
 
 class EndpointsClient:
@@ -114,7 +106,7 @@ class EndpointsClient:
         self.page_size = check_int("page_size", page_size, 1, MAX_PAGE_SIZE)
         self._logger = logger or logging.getLogger("endpoints_dagster.client")
         # Test hooks: waits and the monotonic clock are looked up on each use.
-        self._sleep: Callable[..., bool] = _default_sleep
+        self._sleep: Callable[..., bool] = default_sleep
         self._clock: Callable[[], float] = time.monotonic
         self._build_run = build_run_request  # the API dialect of run requests
         agent = f"endpoints-dagster/{_package_version()}"
@@ -314,18 +306,7 @@ class EndpointsClient:
             "POST", self._base() + "last_execution_times/", "read last execution times of",
             json={"names": checked},
         )
-        body = self._http.json(request)
-        status = body.get("query_status") if isinstance(body, dict) else None
-        rows = status.get("results") if isinstance(status, dict) else None
-        times: dict[str, datetime] = {}
-        for row in rows or []:
-            if isinstance(row, (list, tuple)) and len(row) >= 2:
-                when = parse_datetime(row[1])
-                if when is not None:
-                    times[str(row[0])] = when
-                else:
-                    self._logger.debug("ignoring unreadable last execution time %r for %r", row[1], row[0])
-        return times
+        return last_execution_times_from_api(self._http.json(request))
 
     # -- async query API -------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ __all__ = [
     "parse_datetime",
     "expand_query",
     "same_query",
+    "last_execution_times_from_api",
     "EndpointVariable",
     "Endpoint",
     "EndpointVersion",
@@ -361,3 +362,20 @@ class RunResult:
         }
         fields.update(overrides)
         return cls(**fields)
+
+
+def last_execution_times_from_api(body: Any) -> dict[str, datetime]:
+    """``{name: time}`` from the ``last_execution_times`` wrapper (``query_status.results`` rows).
+
+    ``results: null`` (no names asked) gives ``{}``; rows whose time cannot be read are left out,
+    as if that endpoint never ran.
+    """
+    status = body.get("query_status") if isinstance(body, dict) else None
+    rows = status.get("results") if isinstance(status, dict) else None
+    times: dict[str, datetime] = {}
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, (list, tuple)) and len(row) >= 2:
+            when = parse_datetime(row[1])
+            if when is not None:
+                times[str(row[0])] = when
+    return times

@@ -141,6 +141,13 @@ def test_last_execution_times_parses_wrapper_with_both_offsets(client, api):
     assert all(t.utcoffset() == timedelta(0) for t in times.values())
 
 
+def test_last_execution_times_skips_unreadable_times(client, api):
+    api.post(f"{BASE}last_execution_times/").respond(
+        json={"query_status": {"complete": True, "results": [["a", "yesterday"], ["b", "2026-11-21 09:30:00"]]}}
+    )
+    assert client.last_execution_times(["a", "b"]) == {"b": datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)}
+
+
 def test_last_execution_times_null_results_is_empty(client, api):
     api.post(f"{BASE}last_execution_times/").respond(json={"query_status": {"id": "", "complete": True, "results": None}})
     assert client.last_execution_times(["a"]) == {}
