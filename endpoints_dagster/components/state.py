@@ -58,8 +58,8 @@ class VariableState:
 class EndpointState:
     """What the component knows about one endpoint without asking PostHog.
 
-    `raw_name` problems (a name PostHog would refuse, a missing field) are not checked here:
-    the component skips such an entry with a warning instead of failing the whole list.
+    Names are not checked here: an entry PostHog would refuse is skipped by the planner with
+    a warning naming it, instead of failing the whole list.
     """
 
     name: str
@@ -230,6 +230,9 @@ class EndpointsState:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(self.dumps())
+            # mkstemp makes the file owner-only; the state holds no secret, and an image built
+            # by one user is often served by another.
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
