@@ -52,7 +52,7 @@ _OUTPUT_SETTINGS = (
 )
 _QUERY_SETTINGS = "readonly = 1, " + _OUTPUT_SETTINGS
 _TABLE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,190}$")
-_KILL_POLL_SECONDS = 0.02
+_WATCH_SECONDS = 0.05
 
 
 @dataclass
@@ -168,13 +168,17 @@ class Engine:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._pool = _Pool(str(self.data_dir / "chdb"))
-        # Settings in chDB are shared by every connection of the process: set the output
-        # conventions once so query_raw() renders values as run() does.
-        self._raw(f"SET {_OUTPUT_SETTINGS}")
-        self._raw(f"CREATE DATABASE IF NOT EXISTS {MATERIALIZED_DB}")
-        self.dataset: dataset.DatasetInfo = dataset.ensure_events(
-            lambda sql, params: self._raw(sql, params)["data"], self.data_dir, events=events, seed=seed, days=days, anchor=anchor
-        )
+        try:
+            # Settings in chDB are shared by every connection of the process: set the output
+            # conventions once so query_raw() renders values as run() does.
+            self._raw(f"SET {_OUTPUT_SETTINGS}")
+            self._raw(f"CREATE DATABASE IF NOT EXISTS {MATERIALIZED_DB}")
+            self.dataset: dataset.DatasetInfo = dataset.ensure_events(
+                lambda sql, params: self._raw(sql, params)["data"], self.data_dir, events=events, seed=seed, days=days, anchor=anchor
+            )
+        except BaseException:
+            self._pool.close()  # release chDB, or no other Engine could open in this process
+            raise
 
     # ------------------------------------------------------------------ queries
 
@@ -334,13 +338,18 @@ class Engine:
         return data
 
     def _watch(self, marker: str, cancel: threading.Event, done: threading.Event) -> None:
-        """Kill the marked query once ``cancel`` is set; repeat until it has stopped."""
-        while not done.wait(_KILL_POLL_SECONDS):
-            if cancel.is_set():
-                try:
-                    self._raw("KILL QUERY WHERE startsWith(query, {m:String}) ASYNC", {"m": hogql.bind_value(marker)[1]})
-                except (EngineQueryError, EngineUnavailable):
-                    return
+        """Kill the marked query as soon as ``cancel`` is set; repeat until it has stopped."""
+        # Waiting on ``cancel`` (not polling it) makes the kill immediate; ``done`` is checked
+        # between waits so the thread ends shortly after an uncancelled query.
+        while not cancel.wait(_WATCH_SECONDS):
+            if done.is_set():
+                return
+        while not done.is_set():
+            try:
+                self._raw("KILL QUERY WHERE startsWith(query, {m:String}) ASYNC", {"m": hogql.bind_value(marker)[1]})
+            except (EngineQueryError, EngineUnavailable):
+                return
+            done.wait(_WATCH_SECONDS)  # not registered yet, or still stopping: kill again
 
 
 def _progress_adapter(on_progress: Callable[[Progress], None]) -> Callable[[dict[str, Any]], None]:
