@@ -152,6 +152,8 @@ class TickOutcome:
     chunks_done: int
     chunks_total: int
     stopped_early: bool
+    #: New executions that Dagster's own runs made, with the run id: recorded, not acted on.
+    ignored: list[tuple[EndpointExecution, str]] = field(default_factory=list)
 
     def describe(self, last_tick: Optional[float], budget: float) -> str:
         """What the tick checked and found, in one line (the skip reason when nothing is new)."""
@@ -182,6 +184,10 @@ class TickOutcome:
                 f"No new execution of the {checked:,} checked endpoint(s){baseline} {since} "
                 f"({requests}; {latest_text}{never_text})."
             )
+        if self.ignored:
+            runs = ", ".join(sorted({run_id[:8] for _, run_id in self.ignored}))
+            names = ", ".join(f"'{e.name}'" for e, _ in self.ignored[:5])
+            text += f" Ignored {len(self.ignored)} execution(s) made by Dagster's own run(s) {runs}: {names}."
         if self.stopped_early:
             text += (
                 f" Stopped after {self.chunks_done} of {self.chunks_total} chunk(s) to stay within the "

@@ -13,20 +13,20 @@ The algorithm and the cursor live in `_cursor.py`; this module is the Dagster si
 
 from __future__ import annotations
 
-from datetime import datetime
 import functools
 import inspect
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Optional, Union
 
 import dagster as dg
 
 from ._cursor import CursorState, EndpointExecution, TickOutcome, parse_cursor, run_tick
+from ._watch import ENDPOINT_TAG, EXTERNAL_TAG, EndpointRef, WatchList, checked_name, dagster_run_of
 from .errors import PostHogEndpointsError
 from .resource import PostHogEndpointsResource
-from .specs import ENDPOINT_NAME_PATTERN, EndpointSpec
+from .specs import EndpointSpec
 
 __all__ = [
     "DEFAULT_EXTERNAL_KEY_PREFIX",
@@ -38,12 +38,8 @@ __all__ = [
     "build_endpoint_external_assets",
 ]
 
-#: Tag (and metadata key) naming the endpoint, on runs, endpoint assets and external assets.
-ENDPOINT_TAG = "posthog/endpoint"
 #: Tag on runs: the execution time (UTC ISO 8601) that triggered the run.
 EXECUTED_AT_TAG = "posthog/executed_at"
-#: Tag marking the external assets that stand for endpoint executions in PostHog.
-EXTERNAL_TAG = "posthog/external"
 #: Key prefix of the external assets: `["posthog", "executions", name]`. Distinct from the
 #: endpoint assets' `["posthog", name]`, which hold rows landed in your warehouse.
 DEFAULT_EXTERNAL_KEY_PREFIX: tuple[str, ...] = ("posthog", "executions")
@@ -55,7 +51,6 @@ DEFAULT_CHUNK_SIZE = 200
 #: A request (retries included) is cut at 1.25 x the budget: 50 s of Dagster's default 60 s.
 HARD_DEADLINE_FACTOR = 1.25
 
-EndpointRef = Union[str, EndpointSpec, dg.AssetSpec, dg.AssetsDefinition]
 RunConfigFn = Callable[[EndpointExecution], Mapping[str, Any]]
 TagsFn = Callable[[EndpointExecution], Mapping[str, str]]
 AssetSelectionFn = Callable[[EndpointExecution], Optional[Sequence[dg.AssetKey]]]
@@ -63,12 +58,6 @@ AssetSelectionFn = Callable[[EndpointExecution], Optional[Sequence[dg.AssetKey]]
 
 class EndpointSensorError(PostHogEndpointsError):
     """A tick could not read the last execution times; the cursor is unchanged."""
-
-
-@dataclass(frozen=True)
-class _Watched:
-    name: str
-    external_key: dg.AssetKey
 
 
 def build_endpoint_external_assets(
@@ -97,7 +86,7 @@ def build_endpoint_external_assets(
     """
     specs = []
     for item in endpoints:
-        name = item.name if isinstance(item, EndpointSpec) else _checked_name(item, "endpoints")
+        name = item.name if isinstance(item, EndpointSpec) else checked_name(item, "endpoints")
         specs.append(
             dg.AssetSpec(
                 key=dg.AssetKey([*key_prefix, name]),
@@ -133,6 +122,7 @@ def build_endpoint_execution_sensor(
     observe: bool = False,
     external_key_prefix: Sequence[str] = DEFAULT_EXTERNAL_KEY_PREFIX,
     tick_budget_seconds: float = DEFAULT_TICK_BUDGET_SECONDS,
+    ignore_dagster_runs: bool = True,
 ) -> dg.SensorDefinition:
     """A sensor that launches a run (and/or reports an asset event) when an endpoint executes.
 
@@ -172,6 +162,11 @@ def build_endpoint_execution_sensor(
         tick_budget_seconds: A tick starts no further chunk when the slowest chunk so far would
             end after this many seconds, and the next tick continues where it stopped. Keep it
             well under Dagster's sensor timeout (60 s unless DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS).
+        ignore_dagster_runs: Dagster materializing an endpoint asset executes the endpoint too.
+            Such executions (within a run that materialized one of the endpoint's assets: those
+            given in `endpoints`, or any asset of the code location whose `posthog/endpoint`
+            metadata names it) are recorded but trigger nothing. Without this, a sensor whose
+            target re-materializes the endpoint asset would launch a run per tick forever.
 
     Example:
         .. code-block:: python
@@ -184,8 +179,8 @@ def build_endpoint_execution_sensor(
                 run_config_fn=lambda e: {"ops": {"kpi_report": {"config": {"endpoint": e.name}}}},
             )
     """
-    watched = _collect(endpoints, tuple(external_key_prefix))
-    if not watched:
+    watched = WatchList(endpoints, external_key_prefix)
+    if not watched.names:
         raise ValueError(f"sensor {name!r}: `endpoints` names no endpoint to watch")
     if job is not None and target is not None:
         raise ValueError(f"sensor {name!r}: give either job= or target=, not both")
@@ -204,7 +199,7 @@ def build_endpoint_execution_sensor(
     sensor_target: Any = job
     if target is not None:
         sensor_target = target if isinstance(target, dg.AssetSelection) else dg.AssetSelection.assets(*target)
-    names = sorted(watched)
+    names = watched.names
 
     @dg.sensor(
         name=name,
@@ -225,10 +220,12 @@ def build_endpoint_execution_sensor(
                 "endpoint(s): executions since the last good tick do not launch runs."
             )
         outcome = _check(context, resource, names, state, name, chunk_size, tick_budget_seconds, trigger_on_first_check)
+        if ignore_dagster_runs and outcome.executions:
+            _drop_own_executions(context, outcome, watched.materializing_keys(context.repository_def))
         run_requests = []
         if sensor_target is not None:
             run_requests = [_run_request(e, run_config_fn, tags_fn, asset_selection_fn) for e in outcome.executions]
-        asset_events = [_materialization(e, watched[e.name].external_key) for e in outcome.executions] if observe else []
+        asset_events = [_materialization(e, watched.external_keys[e.name]) for e in outcome.executions] if observe else []
         summary = outcome.describe(context.last_tick_completion_time, tick_budget_seconds)
         context.log.info(f"Sensor {name!r}: {summary}")
         return dg.SensorResult(
@@ -284,6 +281,27 @@ def _check(
             ) from exc
 
 
+def _drop_own_executions(
+    context: dg.SensorEvaluationContext, outcome: TickOutcome, keys: Mapping[str, set[dg.AssetKey]]
+) -> None:
+    """Move executions made by Dagster's own runs from `executions` to `ignored`."""
+    candidates = [e for e in outcome.executions if keys.get(e.name)]
+    if not candidates:
+        return
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # a test context without an instance: nothing to ask
+        return
+    kept = []
+    for execution in outcome.executions:
+        run_id = dagster_run_of(instance, keys.get(execution.name, ()), execution.executed_at)
+        if run_id is None:
+            kept.append(execution)
+        else:
+            outcome.ignored.append((execution, run_id))
+    outcome.executions = kept
+
+
 def _run_request(
     execution: EndpointExecution,
     run_config_fn: Optional[RunConfigFn],
@@ -316,60 +334,3 @@ def _materialization(execution: EndpointExecution, key: dg.AssetKey) -> dg.Asset
     )
 
 
-def _checked_name(value: object, where: str) -> str:
-    if not isinstance(value, str) or not ENDPOINT_NAME_PATTERN.fullmatch(value):
-        raise ValueError(
-            f"{where}: {value!r} is not an endpoint name (names start with a letter and hold only "
-            "letters, digits, '_' and '-', at most 128 characters)"
-        )
-    return value
-
-
-def _endpoint_of(spec: dg.AssetSpec) -> Optional[str]:
-    name: Any = spec.metadata.get(ENDPOINT_TAG) or spec.tags.get(ENDPOINT_TAG)
-    if isinstance(name, dg.TextMetadataValue):
-        name = name.value
-    return name if isinstance(name, str) else None
-
-
-def _collect(endpoints: Iterable[EndpointRef], prefix: tuple[str, ...]) -> dict[str, _Watched]:
-    """Every endpoint name to watch, with the external asset key that stands for it."""
-    if isinstance(endpoints, (str, EndpointSpec, dg.AssetSpec, dg.AssetsDefinition)):
-        endpoints = [endpoints]
-    found: dict[str, _Watched] = {}
-
-    def add(name: str, external_key: Optional[dg.AssetKey] = None) -> None:
-        # An external asset spec's own key wins over the default key of the same endpoint.
-        if external_key is not None or name not in found:
-            found[name] = _Watched(name, external_key or dg.AssetKey([*prefix, name]))
-
-    for item in endpoints:
-        if isinstance(item, str):
-            add(_checked_name(item, "endpoints"))
-        elif isinstance(item, EndpointSpec):
-            add(item.name)
-        elif isinstance(item, dg.AssetSpec):
-            where = f"asset {item.key.to_user_string()!r}"
-            endpoint = _endpoint_of(item)
-            if endpoint is None:
-                raise ValueError(
-                    f"endpoints: {where} has no '{ENDPOINT_TAG}' metadata or tag, so the sensor cannot "
-                    "tell which endpoint it stands for"
-                )
-            add(_checked_name(endpoint, where), item.key if item.tags.get(EXTERNAL_TAG) == "true" else None)
-        elif isinstance(item, dg.AssetsDefinition):
-            in_assets = [n for n in (_endpoint_of(spec) for spec in item.specs) if n]
-            if not in_assets:
-                keys = ", ".join(k.to_user_string() for k in item.keys)
-                raise ValueError(
-                    f"endpoints: the assets {keys} hold no PostHog endpoint (no '{ENDPOINT_TAG}' metadata); "
-                    "pass the assets of build_endpoint_assets(...) or endpoint names"
-                )
-            for endpoint in in_assets:
-                add(_checked_name(endpoint, "endpoints"))
-        else:
-            raise TypeError(
-                "endpoints: expected endpoint names, EndpointSpecs or assets from build_endpoint_assets, "
-                f"got {type(item).__name__}"
-            )
-    return found

@@ -10,6 +10,7 @@ import math
 import dagster as dg
 import pytest
 
+from endpoints_dagster.assets import build_endpoint_assets
 from endpoints_dagster.resource import PostHogEndpointsResource
 from endpoints_dagster.sensors import EndpointSensorError, build_endpoint_execution_sensor
 
@@ -170,3 +171,56 @@ def test_a_corrupt_cursor_starts_a_new_baseline_with_a_warning(
     assert result.run_requests == []
     assert json.loads(result.cursor) == {name: executed_at.isoformat()}
     assert "the cursor is not JSON" in capfd.readouterr().err
+
+
+def test_executions_made_by_dagster_materializing_the_endpoint_do_not_loop(
+    make_endpoints, server_client, server_resource, tick, tmp_path, monkeypatch
+):
+    """The sensor targets the endpoint asset itself (refresh the landed copy when a dashboard
+    ran the endpoint): the materialization executes the endpoint, which must not trigger again."""
+    (name,) = make_endpoints(1)
+    assets = build_endpoint_assets([name])
+    sensor = build_endpoint_execution_sensor(assets, target=[dg.AssetKey(["posthog", name])])
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path))
+    cursor = tick(sensor, server_resource, instance=instance).cursor
+
+    executed_at = execute(server_client, name)  # a dashboard
+    (request,) = tick(sensor, server_resource, cursor, instance=instance).run_requests
+    cursor = tick(sensor, server_resource, cursor, instance=instance).cursor  # (same cursor as the daemon saved)
+
+    # The daemon launches the run: Dagster executes the endpoint through the API too.
+    assert dg.materialize(assets, instance=instance, resources={"posthog": server_resource}, tags=request.tags).success
+    own = server_client.last_execution_times([name])[name]
+    assert own > executed_at
+    result = tick(sensor, server_resource, cursor, instance=instance)
+    assert result.run_requests == []
+    assert "Ignored 1 execution(s) made by Dagster's own run(s)" in result.skip_reason.skip_message
+    assert json.loads(result.cursor)[name] == own.isoformat()  # recorded, so never reconsidered
+
+    # The dashboard again, after the run. (Executions within CLOCK_SKEW_SECONDS of a run count as
+    # the run's own, for clocks that differ; a test without that margin need not wait it out.)
+    monkeypatch.setattr("endpoints_dagster._watch.CLOCK_SKEW_SECONDS", 0.0)
+    later = execute(server_client, name)
+    (request,) = tick(sensor, server_resource, result.cursor, instance=instance).run_requests
+    assert request.run_key == f"{name}:{later.isoformat()}"
+
+
+def test_own_executions_are_found_through_the_code_location_and_can_be_kept(
+    make_endpoints, server_client, server_resource, tick, tmp_path
+):
+    (name,) = make_endpoints(1)
+    assets = build_endpoint_assets([name])
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path))
+    by_name = build_endpoint_execution_sensor([name], job=report_job, name="by_name")
+    keep_all = build_endpoint_execution_sensor([name], job=report_job, name="keep_all", ignore_dagster_runs=False)
+    defs = dg.Definitions(
+        assets=[*assets, endpoint_report], jobs=[report_job], sensors=[by_name, keep_all],
+        resources={"posthog": server_resource},
+    )
+    cursors = {s.name: tick(s, server_resource, instance=instance, definitions=defs).cursor for s in (by_name, keep_all)}
+
+    assert dg.materialize(assets, instance=instance, resources={"posthog": server_resource}).success
+    # Given only the name, the sensor finds the endpoint's asset in its code location.
+    assert tick(by_name, server_resource, cursors["by_name"], instance=instance, definitions=defs).run_requests == []
+    (request,) = tick(keep_all, server_resource, cursors["keep_all"], instance=instance, definitions=defs).run_requests
+    assert request.tags["posthog/endpoint"] == name
