@@ -26,6 +26,7 @@ from typing import Any
 
 import uvicorn
 
+from .dialect import DIALECTS
 from .faults import FAULT_KINDS, Knobs
 
 log = logging.getLogger("endpoints_local")
@@ -42,6 +43,19 @@ def _rate(value: str) -> int:
     if rate < 1:
         raise argparse.ArgumentTypeError("--rate-limit must be at least 1/min")
     return rate
+
+
+def _number(kind: type, low: float, high: float | None = None):
+    def parse(value: str):
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {value!r}") from None
+        if number < low or (high is not None and number > high):
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}" if high is not None else f"must be >= {low}")
+        return number
+
+    return parse
 
 
 def _kinds(value: str) -> tuple[str, ...]:
@@ -62,17 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", action="append", default=[], metavar="KEY[=SCOPE,...][@PROJECT,...]",
                        help="a personal API key to accept; repeatable. No scopes = endpoint:read,endpoint:write; "
                             "no projects = --project-id")
-    serve.add_argument("--project-id", type=int, default=1)
+    serve.add_argument("--project-id", type=_number(int, 1), default=1)
     serve.add_argument("--demo", action="store_true", help="create the demo endpoints (and the demo key if none given)")
-    serve.add_argument("--events", type=int, default=300_000, help="events to generate on first start")
+    serve.add_argument("--events", type=_number(int, 0), default=300_000, help="events to generate on first start")
     serve.add_argument("--seed", type=int, default=7, help="seed of the event generator and of fault injection")
-    serve.add_argument("--workers", type=int, default=4, help="query worker pool size")
-    serve.add_argument("--dialect", default="documented", choices=["documented"], help="API dialect to speak")
-    serve.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="added to every query")
-    serve.add_argument("--fault-rate", type=float, default=0.0, metavar="F", help="share of /api requests that fail")
+    serve.add_argument("--workers", type=_number(int, 1), default=4, help="query worker pool size")
+    serve.add_argument("--dialect", default="documented", choices=sorted(DIALECTS), help="API dialect to speak")
+    serve.add_argument("--latency", type=_number(float, 0), default=0.0, metavar="SECONDS", help="added to every query")
+    serve.add_argument("--fault-rate", type=_number(float, 0, 1), default=0.0, metavar="F", help="share of /api requests that fail")
     serve.add_argument("--fault-kinds", type=_kinds, default=FAULT_KINDS, help="503,429,drop (default all)")
     serve.add_argument("--rate-limit", type=_rate, default=None, metavar="N/min", help="per-key rate limit (off)")
-    serve.add_argument("--max-body-bytes", type=int, default=1024 * 1024)
+    serve.add_argument("--max-body-bytes", type=_number(int, 1024), default=1024 * 1024)
     serve.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
