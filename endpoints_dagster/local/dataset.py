@@ -7,7 +7,8 @@ Python loops) so 300,000 events take about a second. Everything is a pure functi
 The story it tells, close enough to real PostHog data for demos and tests:
 
 - persons arrive over the window (more of them recently: a growing product); each keeps one
-  country, browser, OS and plan; a few power users make most of the events;
+  country, browser, OS and plan; a few power users make most of the events; visitors who never
+  sign up drift away within a week, most who sign up stay;
 - a person browses the marketing site anonymously (``anon_...`` distinct id), about half sign
   up exactly once (``signup``), then use the app as ``user_<n>`` (``$pageview``, ``$pageleave``,
   ``feature_used`` with ``feature``);
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 # Bump when the generator changes, so stored data is rebuilt rather than silently different.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MARKER_FILE = "dataset.json"
 
 Execute = Callable[[str, Mapping[str, str]], list[list[Any]]]
@@ -126,8 +127,11 @@ def _person_columns(p: str) -> str:
         -- first seen: density grows linearly to twice as many new persons at the anchor
         toUInt32({{window:UInt32}} * (2 - sqrt(4 - 3 * {u(1)}))) AS first_s,
         toInt64(first_s) - toInt64(259200 * pow({u(3)}, 2)) AS signup_s,
+        signup_s * 1000000 + cityHash64({{seed:UInt64}}, 2, {p}, 3) % 1000000 AS signup_us,
         ({u(2)} < 0.48 AND signup_s > 0) AS signs_up,
         (signs_up AND {u(4)} < 0.35) AS purchaser,
+        -- last seen: visitors drift away within a week; most who sign up stay (some churn)
+        toInt64(if(signs_up, signup_s * pow({u(12)}, 3), greatest(0, toInt64(first_s) - 604800 * {u(12)}))) AS last_s,
         if(purchaser, {_pick(u(5), [("starter", 55), ("pro", 35), ("enterprise", 10)])}, 'free') AS plan,
         {_pick(u(6), COUNTRIES)} AS country,
         {_pick(u(7), BROWSERS)} AS browser,
@@ -152,7 +156,7 @@ def signups_sql(table: str) -> str:
     return f"""
     INSERT INTO {table}
     SELECT {_uuid(2, "p", 1)}, 'signup', user_id, person_uuid,
-           {{anchor:DateTime64(6, 'UTC')}} - toIntervalMicrosecond(signup_s * 1000000 + cityHash64({{seed:UInt64}}, 2, p, 3) % 1000000),
+           {{anchor:DateTime64(6, 'UTC')}} - toIntervalMicrosecond(signup_us),
            {props}
     FROM (
         SELECT number AS p, {_person_columns("number")},
@@ -187,8 +191,11 @@ def activity_sql(table: str) -> str:
                -- power users: low person numbers are picked far more often
                toUInt64(floor({{persons:UInt64}} * pow({e(1)}, 1.6))) AS p,
                {_person_columns("p")},
-               toUInt64(first_s * 1000000 * {e(2)}) + cityHash64({{seed:UInt64}}, 1, i, 3) % 1000000 + 1 AS ago_us,
-               (signs_up AND ago_us < signup_s * 1000000) AS after_signup,
+               -- when: inside the person's active span; 15% of a signer's events before the signup
+               (signs_up AND {e(9)} < 0.15) AS before_signup,
+               toUInt64(if(before_signup, signup_s + (first_s - signup_s) * {e(2)}, last_s + (first_s - last_s) * {e(2)}) * 1000000)
+                   + cityHash64({{seed:UInt64}}, 1, i, 3) % 1000000 + 1 AS ago_us,
+               (signs_up AND ago_us < signup_us) AS after_signup,
                {e(4)} AS r,
                if(after_signup,
                   multiIf(r < 0.50, '$pageview', r < 0.62, '$pageleave', r < 0.95, 'feature_used', purchaser, 'purchase', '$pageview'),
