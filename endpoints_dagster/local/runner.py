@@ -89,6 +89,7 @@ class QueryTask:
     future: Future | None = None
     execution_id: int = 0
     stats_record: dict[str, Any] = field(default_factory=dict)
+    initial_status: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -181,6 +182,8 @@ class Runner:
             "version": spec.version, "materialized": spec.materialized, "query_async": spec.query_async,
             "submitted_at": timefmt.iso(task.start_time), "started_at": None, "finished_at": None, "status": "queued",
         })
+        # The status as enqueued (PostHog answers this one): deterministic, whatever the pool does next.
+        task.initial_status = task.status_json()
         task.future = self._pool.submit(self._work, task)
         return task, True
 

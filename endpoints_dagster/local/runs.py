@@ -137,7 +137,9 @@ class RunService:
             compute=self._compute_fn(row, version, values, req, key_, mat.table_name if use_mat and mat else None,
                                      mat.last_materialized_at if use_mat and mat else None),
         )
-        task, _ = self._runner.get_or_submit(spec)
+        task, created = self._runner.get_or_submit(spec)
+        if created and spec.query_async:
+            return RunAnswer(202, self._dialect.async_json(task.initial_status))
         return await self._answer_task(task, wait=not spec.query_async)
 
     async def _answer_task(self, task: QueryTask, *, wait: bool) -> RunAnswer:
