@@ -219,21 +219,27 @@ def _masked(col: Sequence[Any], fill: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _ints(col: Sequence[Any], ct: ClickHouseType, dtype: Any) -> Any:
     np_dtype = np.dtype(dtype.numpy_dtype if ct.nullable else dtype)
+    mask = None
+    if ct.nullable:
+        obj, mask = _masked(col, 0)
+        col = obj.tolist()
     inferred = np.array(col)
+    if inferred.dtype.kind == "O" and mask is None and None in col:
+        obj, mask = _masked(col, 0)
+        col = obj.tolist()
+        inferred = np.array(col)
     if inferred.dtype.kind in "iub":
         info = np.iinfo(np_dtype)
         if len(inferred) and (inferred.min() < info.min or inferred.max() > info.max):
             raise _Misfit(f"values outside {np_dtype}'s range")
-        values, mask = inferred.astype(np_dtype), None
+        values = inferred.astype(np_dtype)
     elif inferred.dtype.kind == "f" and any(type(v) is float for v in col):
         raise _Misfit("fractional values in an integer column")
-    else:  # strings (quoted 64-bit ints), NULLs, or integers past int64 (inferred as float/object)
-        obj, mask = _masked(col, 0)
-        values = np.array(obj.tolist(), dtype=np_dtype)
-        mask = mask if mask.any() else None
-    if mask is None and not ct.nullable:
-        return values
+    else:  # quoted 64-bit ints, or ints past int64 (inferred as float/object): numpy parses them
+        values = np.array(col, dtype=np_dtype)
     if not ct.nullable:
+        if mask is None or not mask.any():
+            return values
         logger.warning("NULLs in non-Nullable column of type %s; using a nullable dtype.", ct.raw)
     return pd.arrays.IntegerArray(values, np.zeros(len(values), bool) if mask is None else mask)
 
@@ -385,8 +391,9 @@ def _assemble(days: np.ndarray, nod: np.ndarray) -> np.ndarray:
     return (days * 86_400_000_000 + nod // 1000).view("M8[us]")  # past 2262: keep microseconds
 
 
-def _pandas_stamps(values: list[Any], arr: np.ndarray) -> tuple[np.ndarray, bool]:
+def _pandas_stamps(values: Sequence[Any]) -> tuple[np.ndarray, bool]:
     """Naive datetime64 values (UTC when the second value is True) for what the fast path refused."""
+    arr = np.array(values)
     if arr.dtype.kind in "iuf":  # epoch seconds (ClickHouse's date_time_output_format=unix_timestamp)
         return pd.to_datetime(arr, unit="s").to_numpy(), True
     with warnings.catch_warnings():  # pandas 2 warns, then returns objects, for mixed offsets
@@ -405,13 +412,14 @@ def _pandas_stamps(values: list[Any], arr: np.ndarray) -> tuple[np.ndarray, bool
 
 
 def _timestamps(col: Sequence[Any], ct: ClickHouseType, dtype: Any) -> Any:
-    obj = _objects(col)
-    mask = pd.isna(obj)
-    values = obj[~mask].tolist() if mask.any() else list(col)
-    arr = np.array(values) if values else np.array([], dtype="U10")
-    fields = _iso(arr, date_only=ct.name in _DATES) if arr.dtype.kind == "U" else None
-    stamps, aware = (_assemble(*fields[:2]), fields[2]) if fields else _pandas_stamps(values, arr)
-    if mask.any():
+    mask = pd.isna(_objects(col)) if None in col else None
+    values = _objects(col)[~mask].tolist() if mask is not None else col
+    # A fixed width skips numpy's length-discovery pass; it is one more than the longest valid
+    # form (10 for dates, 35 for timestamps), so a longer, truncated value still fails the layout.
+    arr = np.array(values, dtype="U11" if ct.name in _DATES else "U36")
+    fields = _iso(arr, date_only=ct.name in _DATES) if len(arr) else (np.zeros(0, np.int64),) * 2 + (True,)
+    stamps, aware = (_assemble(*fields[:2]), fields[2]) if fields else _pandas_stamps(values)
+    if mask is not None:
         full = np.full(len(col), np.datetime64("NaT"), dtype=stamps.dtype)
         full[~mask] = stamps
         stamps = full
@@ -511,7 +519,12 @@ def to_dataframe(
     rows = rows if rows is not None else []
     if rows and isinstance(rows[0], dict):  # tolerate ClickHouse's JSONEachRow-style objects
         rows = [[r.get(c) for c in columns] for r in rows]
-    if any(n != len(columns) for n in set(map(len, rows))):
+    try:
+        lengths = set(map(len, rows))
+    except TypeError:
+        bad = next(r for r in rows if not hasattr(r, "__len__"))
+        raise ValueError(f"Each row of the run result must be a list of values, got {type(bad).__name__}.") from None
+    if any(n != len(columns) for n in lengths):
         index = next(i for i, r in enumerate(rows) if len(r) != len(columns))
         raise ValueError(
             f"Row {index} of the run result has {len(rows[index])} values but there are {len(columns)} "

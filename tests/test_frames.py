@@ -403,3 +403,8 @@ def test_concat_frames_keeps_dtypes_and_renumbers_rows():
 def test_concat_frames_refuses_pages_with_other_columns():
     with pytest.raises(ValueError, match="Page 1 has columns"):
         concat_frames([pd.DataFrame({"a": [1]}), pd.DataFrame({"b": [1]})])
+
+
+def test_a_row_that_is_not_a_list_is_a_clear_error():
+    with pytest.raises(ValueError, match="must be a list of values, got int"):
+        to_dataframe(["a"], [["a", "UInt8"]], [[1], 5])
