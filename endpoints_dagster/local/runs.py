@@ -120,6 +120,9 @@ class RunService:
             hit = self._cache.get(key_)
             factor = 2.0 if req.refresh == "lazy_async" else 1.0
             clock_offset = self._knobs.current.clock_offset_seconds
+            built_at = mat.last_materialized_at if use_mat and mat else None
+            if hit is not None and req.refresh != "force_cache" and built_at and hit[1] < built_at:
+                hit = None  # older than the table it was read from (PostHog's _is_cache_stale)
             if hit is not None and (
                 req.refresh == "force_cache"
                 or self._cache.is_fresh(hit[1], row.cache_age_seconds, factor=factor, now=timefmt.now() + clock_offset)

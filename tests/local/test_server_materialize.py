@@ -81,3 +81,16 @@ def test_demo_materialized_endpoint(local_client, wait_until):
     assert ep["materialization"]["status"] == "Completed"
     run = local_client.post("endpoints/feature_usage_by_plan/run/", json={}).json()
     assert run["endpoint_materialized"] is True and run["results"]
+
+
+def test_cache_older_than_a_rebuild_is_not_served(local_client, endpoint_factory, wait_until):
+    name = endpoint_factory("SELECT count() AS n FROM events", is_materialized=True)
+    built = settled(local_client, name, wait_until)["materialization"]["last_materialized_at"]
+    assert local_client.post(f"endpoints/{name}/run/", json={}).json()["is_cached"] is False
+    assert local_client.post(f"endpoints/{name}/run/", json={}).json()["is_cached"] is True
+    local_client.patch(f"endpoints/{name}/", json={"is_materialized": True})  # an explicit true rebuilds
+    wait_until(lambda: (m := local_client.get(f"endpoints/{name}/").json()["materialization"])["status"] == "Completed"
+               and m["last_materialized_at"] != built)
+    after = local_client.post(f"endpoints/{name}/run/", json={}).json()
+    assert after["is_cached"] is False and after["endpoint_materialized"] is True
+    assert local_client.post(f"endpoints/{name}/run/", json={"refresh": "force_cache"}).json()["is_cached"] is True
