@@ -274,6 +274,8 @@ def _strings(col: Sequence[Any], ct: ClickHouseType, dtype: Any) -> Any:
 
 
 def _big_ints(col: Sequence[Any], ct: ClickHouseType, dtype: Any) -> Any:
+    if any(type(v) is float for v in col):  # orjson reads integers past 64 bits as floats
+        logger.warning("%s values arrived as JSON floats: digits past ~16 may be lost.", ct.raw)
     return _objects([None if v is None else int(v) for v in col])
 
 

@@ -408,3 +408,10 @@ def test_concat_frames_refuses_pages_with_other_columns():
 def test_a_row_that_is_not_a_list_is_a_clear_error():
     with pytest.raises(ValueError, match="must be a list of values, got int"):
         to_dataframe(["a"], [["a", "UInt8"]], [[1], 5])
+
+
+def test_int128_read_as_float_by_the_json_parser_is_flagged(caplog):
+    with caplog.at_level(logging.WARNING, logger="endpoints_dagster.frames"):
+        df = frame({"i": "Int128"}, [1.5e20], [3])
+    assert df["i"].tolist() == [150000000000000000000, 3]
+    assert "Int128" in caplog.text and "floats" in caplog.text
