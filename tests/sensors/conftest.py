@@ -86,26 +86,13 @@ def closed_port() -> int:
 
 # -- the local PostHog Endpoints server ----------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def sensor_server(request, tmp_path_factory):
-    """The session's local server (tests/conftest.py's `local_server` when it exists)."""
-    try:
-        yield request.getfixturevalue("local_server")
-        return
-    except pytest.FixtureLookupError:
-        pass
-    from endpoints_dagster.local.process import LocalServer
-
-    with LocalServer(tmp_path_factory.mktemp("sensor-server"), demo=False) as server:
-        yield server
-
-
 @pytest.fixture
-def server_resource(sensor_server) -> PostHogEndpointsResource:
+def server_resource(local_server) -> PostHogEndpointsResource:
+    """A resource on the session's local server (tests/conftest.py), without retries."""
     return PostHogEndpointsResource(
-        host=sensor_server.url,
-        project_id=str(sensor_server.project_id),
-        personal_api_key=sensor_server.api_key,
+        host=local_server.url,
+        project_id=str(local_server.project_id),
+        personal_api_key=local_server.api_key,
         max_retries=0,
     )
 

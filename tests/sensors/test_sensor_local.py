@@ -63,14 +63,14 @@ def test_an_external_run_launches_exactly_one_run(make_endpoints, server_client,
 
 
 def test_two_executions_between_ticks_give_one_request_for_the_latest(
-    make_endpoints, server_client, server_resource, sensor_server, tick
+    make_endpoints, server_client, server_resource, server_control, tick
 ):
     (name,) = make_endpoints(1)
     sensor = build_endpoint_execution_sensor([name], job=report_job)
     cursor = tick(sensor, server_resource).cursor
     first = execute(server_client, name)
     latest = execute(server_client, name)
-    if sensor_server.control.knobs()["last_execution_granularity_seconds"] == 0:
+    if server_control.knobs()["last_execution_granularity_seconds"] == 0:
         assert latest > first  # exact times: the second execution is the one to report
     else:
         assert latest == first  # PostHog today: one time per endpoint per 30 minutes
@@ -92,7 +92,7 @@ def test_the_run_key_repeats_for_the_same_execution(make_endpoints, server_clien
 
 @pytest.mark.parametrize("chunk_size", [200, 1000, 64])
 def test_a_thousand_watched_names_cost_one_request_per_chunk(
-    chunk_size, make_endpoints, server_client, server_resource, sensor_server, tick
+    chunk_size, make_endpoints, server_client, server_resource, server_control, tick
 ):
     ran = make_endpoints(3)
     for name in ran:
@@ -100,35 +100,33 @@ def test_a_thousand_watched_names_cost_one_request_per_chunk(
     # The others do not exist in PostHog: absent from the answer, exactly like "never ran".
     names = ran + [f"unknown_endpoint_{i:04d}" for i in range(1000 - len(ran))]
     sensor = build_endpoint_execution_sensor(names, job=report_job, chunk_size=chunk_size)
-    sensor_server.control.reset_stats()
+    server_control.reset_stats()
     baseline = tick(sensor, server_resource)
-    assert sensor_server.control.request_count(LAST_EXECUTION_ROUTE) <= math.ceil(1000 / chunk_size)
+    assert server_control.request_count(LAST_EXECUTION_ROUTE) <= math.ceil(1000 / chunk_size)
     cursor = json.loads(baseline.cursor)
     assert len(cursor) == 1000 and sum(1 for v in cursor.values() if v) == 3
 
     execute(server_client, ran[2])
-    sensor_server.control.reset_stats()
+    server_control.reset_stats()
     result = tick(sensor, server_resource, baseline.cursor)
     assert [r.tags["posthog/endpoint"] for r in result.run_requests] == [ran[2]]
-    assert sensor_server.control.request_count(LAST_EXECUTION_ROUTE) == math.ceil(1000 / chunk_size)
+    assert server_control.request_count(LAST_EXECUTION_ROUTE) == math.ceil(1000 / chunk_size)
 
 
 def test_a_failing_posthog_fails_the_tick_and_keeps_the_cursor(
-    make_endpoints, server_client, server_resource, sensor_server, tick
+    make_endpoints, server_client, server_resource, server_control, local_server, tick
 ):
     (name,) = make_endpoints(1)
     sensor = build_endpoint_execution_sensor([name], job=report_job)
     cursor = tick(sensor, server_resource).cursor
     execute(server_client, name)
-    sensor_server.control.set_knobs(fault_rate=1.0, fault_kinds=["503"], fault_paths=["last_execution_times"])
-    try:
-        with dg.build_sensor_context(cursor=cursor, resources={"posthog": server_resource}) as context:
-            with pytest.raises(EndpointSensorError, match="query engine is busy") as caught:
-                sensor(context)
-            assert context.cursor == cursor
-    finally:
-        sensor_server.control.reset_knobs()
-    assert sensor_server.api_key not in str(caught.value)
+    server_control.set_knobs(fault_rate=1.0, fault_kinds=["503"], fault_paths=["last_execution_times"])
+    with dg.build_sensor_context(cursor=cursor, resources={"posthog": server_resource}) as context:
+        with pytest.raises(EndpointSensorError, match="query engine is busy") as caught:
+            sensor(context)
+        assert context.cursor == cursor
+    server_control.reset_knobs()
+    assert local_server.api_key not in str(caught.value)
     # The execution made before the failure is found by the next tick: nothing was skipped.
     (request,) = tick(sensor, server_resource, cursor).run_requests
     assert request.tags["posthog/endpoint"] == name
@@ -174,10 +172,11 @@ def test_a_corrupt_cursor_starts_a_new_baseline_with_a_warning(
 
 
 def test_executions_made_by_dagster_materializing_the_endpoint_do_not_loop(
-    make_endpoints, server_client, server_resource, tick, tmp_path, monkeypatch
+    make_endpoints, server_client, server_resource, server_control, tick, tmp_path, monkeypatch
 ):
     """The sensor targets the endpoint asset itself (refresh the landed copy when a dashboard
     ran the endpoint): the materialization executes the endpoint, which must not trigger again."""
+    server_control.set_knobs(last_execution_granularity_seconds=0)  # exact times, whatever the dialect
     (name,) = make_endpoints(1)
     assets = build_endpoint_assets([name])
     sensor = build_endpoint_execution_sensor(assets, target=[dg.AssetKey(["posthog", name])])
@@ -206,8 +205,9 @@ def test_executions_made_by_dagster_materializing_the_endpoint_do_not_loop(
 
 
 def test_own_executions_are_found_through_the_code_location_and_can_be_kept(
-    make_endpoints, server_client, server_resource, tick, tmp_path
+    make_endpoints, server_client, server_resource, server_control, tick, tmp_path
 ):
+    server_control.set_knobs(last_execution_granularity_seconds=0)  # exact times, whatever the dialect
     (name,) = make_endpoints(1)
     assets = build_endpoint_assets([name])
     instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path))
