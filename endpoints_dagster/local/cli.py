@@ -143,8 +143,14 @@ def serve(args: argparse.Namespace) -> int:
         print(f"error: cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
     sock.listen(2048)
-    sock.set_inheritable(True)
-    state = build_state(config)
+    # A stop requested while the data is still being built is a clean stop too.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop_during_startup)
+    try:
+        state = build_state(config)
+    except _StartupStopped:
+        log.info("stopped before the server was ready")
+        return 0
     try:
         uv_config = uvicorn.Config(
             create_app(state), log_config=_log_config(args.log_level, not args.no_access_log),
@@ -156,6 +162,14 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         state.close()
     return 0
+
+
+class _StartupStopped(BaseException):
+    """Raised by the startup signal handler; BaseException so no ``except Exception`` swallows it."""
+
+
+def _stop_during_startup(sig: int, frame: Any) -> None:
+    raise _StartupStopped()
 
 
 class ReadyServer(uvicorn.Server):
