@@ -342,3 +342,15 @@ def test_unexpected_exception_is_500_json(server: ThreadServer, http: httpx.Clie
     r = http.get("endpoints/")
     assert r.status_code == 500
     assert r.json() == {"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": None}
+
+
+def test_cli_arguments():
+    from endpoints_dagster.local.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--rate-limit", "240/min", "--fault-kinds", "503,drop", "--port", "0",
+                                      "--api-key", "a", "--api-key", "b=endpoint:read@2"])
+    assert (args.rate_limit, args.fault_kinds, args.port, args.api_key) == (240, ("503", "drop"), 0, ["a", "b=endpoint:read@2"])
+    assert (args.host, args.dialect, args.workers) == ("127.0.0.1", "documented", 4)
+    for bad in (["--rate-limit", "5/hour"], ["--fault-kinds", "500"], ["--fault-rate", "1.5"], ["--workers", "0"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["serve", *bad])
