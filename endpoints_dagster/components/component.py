@@ -195,6 +195,11 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
         skipped.extend(clashes)
         for item in skipped:
             _warn(f"PostHogEndpointsComponent skipped {item}")
+        if not plan.specs and not plan.skipped and state.endpoints:
+            _warn(
+                f"PostHogEndpointsComponent: the selection matches none of the {len(state.endpoints)} endpoints "
+                "in the saved list (inactive ones count only with include_inactive: true)"
+            )
         for pattern in plan.unused_overrides:
             _warn(f"PostHogEndpointsComponent: `endpoints.{pattern}` matches no endpoint in the saved list")
 

@@ -377,3 +377,45 @@ def test_state_read_by_the_python_equivalent_matches(posthog_api):
         specs = load_endpoint_specs(state_file(sandbox))
         assert [s.name for s in specs] == ["daily_signups", "revenue_by_country", "top_events"]
         assert EndpointsState.read(state_file(sandbox)).project_id == "1"
+
+
+def test_defaults_keep_state_local_and_never_refresh_on_load():
+    with sandbox_with({}, refreshed=False) as (sandbox, defs_path):
+        with loaded(sandbox, defs_path) as (component, _, _):
+            config = component.defs_state_config
+    assert config.management_type.value == "LOCAL_FILESYSTEM"
+    assert config.refresh_if_dev is False  # `dagster dev` does not call PostHog unless asked
+    assert config.key == "PostHogEndpointsComponent[project_1]"
+
+
+def test_a_refused_refresh_raises_the_clients_error_without_the_key():
+    from endpoints_dagster.errors import AuthenticationError
+
+    with respx.mock(assert_all_mocked=True) as router:
+        router.get(LIST_URL).mock(
+            return_value=httpx.Response(401, json={"type": "authentication_error", "code": "x", "detail": "Invalid key", "attr": None})
+        )
+        with create_defs_folder_sandbox() as sandbox:
+            defs_path = sandbox.scaffold_component(PostHogEndpointsComponent, defs_yaml_contents=body())
+            with pytest.raises(AuthenticationError) as info:
+                refresh(sandbox, defs_path)
+            assert not list(sandbox.project_root.rglob(".local_defs_state/*/state"))
+    assert KEY not in str(info.value)
+
+
+def test_a_failed_refresh_keeps_the_previous_state(posthog_api):
+    from endpoints_dagster.errors import ServerError
+
+    with create_defs_folder_sandbox() as sandbox:
+        contents = body()
+        contents["attributes"]["connection"]["max_retries"] = 0
+        defs_path = sandbox.scaffold_component(PostHogEndpointsComponent, defs_yaml_contents=contents)
+        refresh(sandbox, defs_path)
+        before = state_file(sandbox).read_text()
+        posthog_api.get(LIST_URL).mock(return_value=httpx.Response(503, json={"type": "server_error", "detail": "down"}))
+        with pytest.raises(ServerError):
+            refresh(sandbox, defs_path)
+        assert posthog_api.calls.call_count == 2
+        assert state_file(sandbox).read_text() == before
+        with loaded(sandbox, defs_path) as (_, defs, _):
+            assert "posthog/top_events" in keys(defs)
