@@ -1,7 +1,7 @@
 """Running an endpoint to completion: the run request, the async wait, cancellation and paging.
 
-:class:`Runner` carries one ``run_endpoint`` call. The request body comes from a builder function
-the client passes in (the API dialect lives there, in one place).
+:class:`Runner` carries one ``run_endpoint`` call. Request bodies come from the client's API dialect
+(:mod:`endpoints_dagster.dialects`); :func:`build_run_request` is the documented dialect's body.
 
 The async wait polls ``query/{id}/`` with growing intervals (``poll_interval``, x1.5 each time, capped at
 ``poll_max_interval``) against a ``time.monotonic()`` deadline. It ends:
@@ -22,9 +22,8 @@ import dataclasses
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ._http import Request
 from ._names import check_int
@@ -40,14 +39,16 @@ from .errors import (
 )
 from .models import QueryStatus, RunResult
 
+if TYPE_CHECKING:  # both modules import this one
+    from ._dialect_state import DialectState
+    from .dialects import Dialect
+
 __all__ = [
     "GROWTH",
     "UNSET",
     "REFRESH_MODES",
     "RunArgs",
-    "RunBuilder",
     "Runner",
-    "build_run_request",
     "wait_for_query",
     "cancel_quietly",
     "default_sleep",
@@ -140,62 +141,7 @@ class RunArgs:
     variables_override: dict[str, Any] | None = None
 
 
-class RunBuilder(Protocol):
-    """Turns a run into ``(method, query params, JSON body or None)`` for one API dialect."""
-
-    def __call__(
-        self, endpoint: str, args: RunArgs, *, refresh: str, version: int | None, client_query_id: str | None,
-        limit: int | None, offset: int | None, auto_limit: int,
-    ) -> tuple[str, dict[str, Any], dict[str, Any] | None]: ...
-
-
 REFRESH_MODES = ("blocking", "async", "lazy_async", "force_blocking", "force_async", "force_cache")
-
-
-def build_run_request(
-    endpoint: str,
-    args: RunArgs,
-    *,
-    refresh: str,
-    version: int | None,
-    client_query_id: str | None,
-    limit: int | None,
-    offset: int | None,
-    auto_limit: int,
-) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
-    """The run request of the documented dialect: ``(method, query params, JSON body or None)``.
-
-    GET ``run/`` (``?version=N``) when nothing but a version is asked for; otherwise POST with
-    ``variables_values``, the overrides, ``refresh``, ``version``, ``limit``/``offset`` and a
-    ``client_query_id`` (the caller's, or a new uuid4 hex so a retried POST is the same query).
-    ``auto_limit`` is the limit a POST sends when the caller gave none. This is the one place that
-    knows the dialect's field names.
-    """
-    if refresh not in REFRESH_MODES:
-        raise InvalidRequestError(
-            f"Invalid refresh {refresh!r} for endpoint {endpoint!r}: use one of {', '.join(REFRESH_MODES)}.",
-            endpoint=endpoint,
-            attr="refresh",
-        )
-    body: dict[str, Any] = {}
-    for key, value in (
-        ("variables_values", args.variables),
-        ("variables_override", args.variables_override),
-        ("filters_override", args.filters_override),
-        ("query_override", args.query_override),
-    ):
-        if value is not None:
-            body[key] = value
-    if not body and refresh == "blocking" and client_query_id is None and limit is None and not offset:
-        return "GET", ({"version": version} if version is not None else {}), None
-    body["refresh"] = refresh
-    body["client_query_id"] = client_query_id or uuid.uuid4().hex
-    if version is not None:
-        body["version"] = version
-    body["limit"] = limit if limit is not None else auto_limit
-    if offset:
-        body["offset"] = offset
-    return "POST", {}, body
 
 
 def _page_size(*bounds: int | None) -> int:
@@ -206,10 +152,10 @@ class Runner:
     """One ``run_endpoint`` call: first request, async wait, pages, guard, result."""
 
     def __init__(
-        self, client: Any, name: str, args: RunArgs, *, build: RunBuilder, max_rows: int | None, timeout: float,
-        on_progress: Callable[[QueryStatus], None] | None, cancel_event: threading.Event | None,
+        self, client: Any, name: str, args: RunArgs, *, dialects: DialectState, max_rows: int | None,
+        timeout: float, on_progress: Callable[[QueryStatus], None] | None, cancel_event: threading.Event | None,
     ) -> None:
-        self.client, self.name, self.args, self.build = client, name, args, build
+        self.client, self.name, self.args, self.dialects = client, name, args, dialects
         self.max_rows, self.timeout = max_rows, timeout
         self.on_progress, self.cancel_event = on_progress, cancel_event
         self.started = client._clock()
@@ -308,6 +254,34 @@ class Runner:
 
     # -- the whole run ---------------------------------------------------------------------------
 
+    def _first(
+        self, refresh: str, version: int | None, client_query_id: str | None, want: int | None, offset: int | None,
+    ) -> tuple[dict[str, Any], str | None, dict[str, Any] | None]:
+        """The first request; a documented body the server refuses as a dialect is resent once as current."""
+        cap, page_size = self.max_rows, self.client.page_size
+
+        def build(dialect: Dialect) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+            # Without a limit PostHog returns 100 rows (and the current dialect even hides hasMore), so a
+            # POST asks for a full page at once: one round trip for most results, no silent truncation.
+            bound = None if cap is None else cap + dialect.probe_rows
+            return self.dialects.run_request(
+                dialect, self.name, self.args, refresh=refresh, version=version, client_query_id=client_query_id,
+                limit=_page_size(want, page_size, bound) if want is not None else None, offset=offset,
+                auto_limit=_page_size(page_size, bound),
+            )
+
+        dialect = self.dialects.for_run(refresh)
+        method, params, body = build(dialect)
+        try:
+            data, query_id = self._execute(method, params, body, version)
+        except InvalidRequestError as exc:
+            if not self.dialects.may_switch(dialect, exc):
+                raise
+            method, params, body = build(self.dialects.switch_after_refusal(exc))
+            data, query_id = self._execute(method, params, body, version)  # a second refusal is final
+        self.dialects.observe_run(self.name, data)
+        return data, query_id, body
+
     def run(
         self, *, refresh: str, version: int | None, client_query_id: str | None, limit: int | None,
         offset: int | None,
@@ -318,52 +292,51 @@ class Runner:
         if self.cancel_event is not None and self.cancel_event.is_set():
             raise QueryCancelledError(endpoint=self.name, query_id=None)
         want, cap, page_size = limit, self.max_rows, self.client.page_size
-        # Without a limit PostHog returns 100 rows (and the current dialect even hides hasMore), so a
-        # POST asks for a full page at once: one round trip for most results, no silent truncation.
-        method, params, body = self.build(
-            self.name, self.args, refresh=refresh, version=version, client_query_id=client_query_id,
-            limit=_page_size(want, page_size, cap) if want is not None else None, offset=offset,
-            auto_limit=_page_size(page_size, cap),
-        )
-        data, query_id = self._execute(method, params, body, version)
+        data, query_id, body = self._first(refresh, version, client_query_id, want, offset)
         first = RunResult.from_api(data)
         if offset and body and body.get("offset") == offset:
             self._check_offset(data, offset)
-        rows, has_more, pages = list(first.results), first.has_more, 1
+        # What the server says (hasMore) and what a full page suggests where hasMore cannot be trusted.
+        server = self.dialects.active
+        said, maybe = first.has_more, server.may_have_more(len(first.results), (body or {}).get("limit"))
+        rows, pages = list(first.results), 1
         # Later pages: same variables and the same version as the first; fresh if the first was computed
         # now (a stale cached page would mix executions), cache-friendly if the first came from cache.
         pinned = first.endpoint_version if first.endpoint_version is not None else version
-        later = "force_cache" if refresh == "force_cache" else ("blocking" if first.is_cached else "force_blocking")
+        later = "blocking" if first.is_cached else "force_blocking"
+        later = refresh if refresh in ("force_cache", "direct") else later
         start, previous = offset or 0, first.results
         while True:
             fetched = len(rows)
             if want is not None and fetched >= want:
-                has_more = has_more or fetched > want
+                said = said or maybe or fetched > want
                 del rows[want:]
                 break
             if cap is not None and fetched > cap:  # a server that sent more than the limit asked for
-                at_least = fetched + (1 if has_more else 0)
+                at_least = fetched + (1 if said else 0)
                 raise TooManyRowsError(endpoint=self.name, rows_at_least=at_least, max_rows=cap)
-            if not has_more:
+            if not (said or maybe):
                 break
-            if cap is not None and fetched >= cap:
+            if cap is not None and fetched >= cap and said:
                 raise TooManyRowsError(endpoint=self.name, rows_at_least=fetched + 1, max_rows=cap)
             if self.client._clock() >= self.deadline:
                 raise QueryTimeoutError(endpoint=self.name, query_id=None, timeout=self.timeout)
             page_offset = start + fetched
-            size = _page_size(page_size, None if want is None else want - fetched, None if cap is None else cap - fetched)
-            method, params, body = self.build(
-                self.name, self.args, refresh=later, version=pinned, client_query_id=None, limit=size,
+            bound = None if cap is None else cap + server.probe_rows - fetched
+            size = _page_size(page_size, None if want is None else want - fetched, bound)
+            method, params, body = self.dialects.run_request(
+                server, self.name, self.args, refresh=later, version=pinned, client_query_id=None, limit=size,
                 offset=page_offset, auto_limit=size,
             )
             data, _ = self._execute(method, params, body, pinned)
             page = RunResult.from_api(data)
             self._check_page(data, page, first, page_offset, previous, pinned)
             rows.extend(page.results)
-            has_more, pages, previous = page.has_more, pages + 1, page.results
+            said, maybe = page.has_more, server.may_have_more(len(page.results), size)
+            pages, previous = pages + 1, page.results
         durations = self.server_durations
         return dataclasses.replace(
-            first, results=rows, has_more=has_more, pages=pages, query_id=query_id or first.query_id,
+            first, results=rows, has_more=said, pages=pages, query_id=query_id or first.query_id,
             server_duration=sum(durations) if durations else None,
             total_duration=self.client._clock() - self.started,
         )

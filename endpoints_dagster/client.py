@@ -2,7 +2,9 @@
 
 One method per route of the contract; answers parsed into :mod:`endpoints_dagster.models`; errors
 from :mod:`endpoints_dagster.errors`. Retries live in ``_retry``, requests in ``_http``, the async
-wait and paging in ``_polling``; the run body (the API dialect) in :func:`build_run_request`.
+wait and paging in ``_polling``; the endpoint and version routes in ``_catalog`` (a mixin), list
+pages in ``_listing``; what differs between PostHog's documented and current APIs in
+:mod:`endpoints_dagster.dialects` (``api_dialect``).
 
 Example::
 
@@ -22,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from ._catalog import CatalogRoutes
+from ._dialect_state import DialectState
 from ._http import HttpSession, Request
 from ._names import (
     check_int,
@@ -32,18 +36,9 @@ from ._names import (
     validate_project_id,
     validate_query_id,
 )
-from ._polling import UNSET, RunArgs, Runner, build_run_request, cancel_quietly, default_sleep
+from ._polling import UNSET, RunArgs, Runner, cancel_quietly, default_sleep
 from ._retry import RetryPolicy
-from .errors import EndpointNotFoundError, InvalidRequestError, PostHogEndpointsError
-from .models import (
-    Endpoint,
-    EndpointVersion,
-    QueryStatus,
-    RunResult,
-    expand_query,
-    last_execution_times_from_api,
-    same_query,
-)
+from .models import Endpoint, QueryStatus, RunResult, last_execution_times_from_api
 
 __all__ = ["EndpointsClient"]
 
@@ -56,7 +51,7 @@ def _package_version() -> str:
     return str(__version__)
 
 
-class EndpointsClient:
+class EndpointsClient(CatalogRoutes):
     """A client for one PostHog project's endpoints, reusing one connection pool.
 
     Args:
@@ -70,6 +65,9 @@ class EndpointsClient:
         run_timeout: default deadline of one ``run_endpoint`` call, paging and polling included.
         max_rows: default guard on rows per run (``None``: no guard).
         page_size: rows asked per page when paging (at most 50,000).
+        api_dialect: ``"auto"`` (default: learn it from the server's answers), ``"documented"`` (the
+            reference API, and the local server) or ``"current"`` (PostHog as deployed today); see
+            :mod:`endpoints_dagster.dialects`.
         verify_ssl, allow_insecure_http, user_agent, transport, logger: see the README.
 
     The key is sent only as ``Authorization: Bearer ...``; it appears in no repr, log or error.
@@ -88,6 +86,7 @@ class EndpointsClient:
         run_timeout: float = 1800.0,
         max_rows: int | None = 1_000_000,
         page_size: int = 50_000,
+        api_dialect: str = "auto",
         verify_ssl: bool = True,
         allow_insecure_http: bool = False,
         user_agent: str | None = None,
@@ -105,10 +104,10 @@ class EndpointsClient:
         self.max_rows = None if max_rows is None else check_int("max_rows (None for no guard)", max_rows, 1)
         self.page_size = check_int("page_size", page_size, 1, MAX_PAGE_SIZE)
         self._logger = logger or logging.getLogger("endpoints_dagster.client")
+        self._dialects = DialectState(api_dialect, host=self._host, logger=self._logger)
         # Test hooks: waits and the monotonic clock are looked up on each use.
         self._sleep: Callable[..., bool] = default_sleep
         self._clock: Callable[[], float] = time.monotonic
-        self._build_run = build_run_request  # the API dialect of run requests
         agent = f"endpoints-dagster/{_package_version()}"
         policy = RetryPolicy(
             max_retries=max_retries, logger=self._logger, sleep=lambda s: self._sleep(s), clock=lambda: self._clock()
@@ -151,6 +150,16 @@ class EndpointsClient:
         """The project id."""
         return self._project_id
 
+    @property
+    def api_dialect(self) -> str:
+        """The configured dialect: ``auto``, ``documented`` or ``current``."""
+        return self._dialects.mode
+
+    @property
+    def dialect(self) -> str:
+        """The dialect requests are built in now (``auto`` starts ``documented`` until answers say)."""
+        return self._dialects.active.name
+
     def ui_url_for(self, name: str | Endpoint) -> str:
         """The endpoint's page in the PostHog app (the Endpoint's own ``ui_url`` when it has one)."""
         if isinstance(name, Endpoint):
@@ -168,134 +177,13 @@ class EndpointsClient:
     def _query_path(self, query_id: str) -> str:
         return f"/api/projects/{self._project_id}/query/{validate_query_id(query_id)}/"
 
-    # -- endpoints CRUD --------------------------------------------------------------------------
-
-    def list_endpoints(self, *, is_active: bool | None = None, created_by: int | None = None) -> list[Endpoint]:
-        """All endpoints of the project, inactive ones too unless ``is_active`` filters them."""
-        params: dict[str, Any] = {}
-        if is_active is not None:
-            params["is_active"] = "true" if is_active else "false"
-        if created_by is not None:
-            params["created_by"] = int(created_by)
-        body = self._http.json(Request("GET", self._base(), "list", params=params))
-        items = body.get("results") if isinstance(body, dict) else body
-        return [Endpoint.from_api(item) for item in items or [] if isinstance(item, dict)]
-
-    def get_endpoint(self, name: str) -> Endpoint:
-        """One endpoint by name; :class:`EndpointNotFoundError` if it does not exist."""
-        path = self._path(name)
-        return Endpoint.from_api(self._http.json(Request("GET", path, "read", endpoint=name)))
-
-    def _read_back(self, name: str) -> Endpoint | None:
-        try:
-            return self.get_endpoint(name)
-        except EndpointNotFoundError:
-            return None
-
-    def create_endpoint(
-        self,
-        name: str,
-        query: dict[str, Any] | str,
-        *,
-        description: str | None = None,
-        is_active: bool | None = None,
-        cache_age_seconds: int | None = None,
-        is_materialized: bool | None = None,
-    ) -> Endpoint:
-        """Create an endpoint; ``query`` as text means ``{"kind": "HogQLQuery", "query": text}``.
-
-        Not retried blindly: after an ambiguous failure (timeout, dropped connection) the endpoint is
-        read back and returned if it exists with the same query; if absent, the create is resent.
-
-        Example::
-
-            client.create_endpoint("daily_signups", "SELECT toDate(timestamp) AS day, count() FROM events GROUP BY day")
-        """
-        validate_endpoint_name(name)  # before anything is built or sent
-        query_dict = expand_query(query)
-        body: dict[str, Any] = {"name": name, "query": query_dict}
-        optional = dict(description=description, is_active=is_active, cache_age_seconds=cache_age_seconds)
-        optional["is_materialized"] = is_materialized
-        body.update({key: value for key, value in optional.items() if value is not None})
-
-        def reconcile(error: PostHogEndpointsError) -> tuple[bool, Any]:
-            existing = self._read_back(name)
-            if existing is None:
-                return False, None
-            if same_query(existing.query, query_dict):
-                return True, existing.raw
-            raise InvalidRequestError(
-                f"Creating endpoint {name!r} failed ambiguously ({error.message}), and an endpoint with that "
-                "name now exists with a different query. Check it in PostHog, then update or delete it.",
-                endpoint=name,
-                attr="name",
-            ) from error
-
-        request = Request(
-            "POST", self._base(), "create", endpoint=name, json=body, ok=(201, 200), idempotent=False,
-            reconcile=reconcile,
-        )
-        return Endpoint.from_api(self._http.json(request))
-
-    def update_endpoint(self, name: str, **fields: Any) -> Endpoint:
-        """Change fields of an endpoint (PATCH): ``query``, ``description``, ``is_active``,
-        ``cache_age_seconds``, ``is_materialized``, ... A changed query makes a new version.
-
-        After an ambiguous failure the endpoint is read back; if the fields already hold the sent
-        values it is returned, otherwise the PATCH is resent (setting the same values is harmless).
-        """
-        path = self._path(name)
-        if not fields:
-            raise ValueError(f"update_endpoint({name!r}) needs at least one field to change, e.g. description='...'.")
-        if "query" in fields:
-            fields["query"] = expand_query(fields["query"])
-
-        def reconcile(error: PostHogEndpointsError) -> tuple[bool, Any]:
-            existing = self._read_back(name)
-            if existing is None:
-                raise error
-            for key, value in fields.items():
-                current = existing.raw.get(key)
-                if not (same_query(current, value) if key == "query" and current else current == value):
-                    return False, None
-            return True, existing.raw
-
-        request = Request(
-            "PATCH", path, "update", endpoint=name, json=fields, idempotent=False, reconcile=reconcile
-        )
-        return Endpoint.from_api(self._http.json(request))
-
-    def delete_endpoint(self, name: str) -> None:
-        """Delete an endpoint. After an ambiguous failure, a 404 on read-back counts as deleted."""
-        path = self._path(name)
-
-        def reconcile(error: PostHogEndpointsError) -> tuple[bool, Any]:
-            return self._read_back(name) is None, None
-
-        request = Request(
-            "DELETE", path, "delete", endpoint=name, ok=(204, 200, 202), idempotent=False, reconcile=reconcile
-        )
-        self._http.json(request)
-
-    # -- versions and execution times ------------------------------------------------------------
-
-    def list_versions(self, name: str) -> list[EndpointVersion]:
-        """Every version of an endpoint, newest first."""
-        body = self._http.json(Request("GET", self._path(name, "versions"), "list versions of", endpoint=name))
-        items = body.get("results") if isinstance(body, dict) else body
-        return [EndpointVersion.from_api(item) for item in items or [] if isinstance(item, dict)]
-
-    def get_version(self, name: str, version: int) -> EndpointVersion:
-        """One version of an endpoint; :class:`EndpointNotFoundError` naming the version if absent."""
-        number = check_int(f"version of endpoint {name!r}", version, 1)
-        path = self._path(name, "versions", str(number))
-        request = Request("GET", path, "read a version of", endpoint=name, version=number)
-        return EndpointVersion.from_api(self._http.json(request))
+    # -- execution times ------------------------------------------------------------------------
 
     def last_execution_times(self, names: Sequence[str]) -> dict[str, datetime]:
         """When each endpoint last ran with an API key (past 6 months), timezone-aware.
 
-        Names that never ran (or do not exist) are absent from the answer.
+        Names that never ran (or do not exist) are absent from the answer. PostHog today records a
+        run at most every 30 minutes per endpoint, so a time may be up to 30 minutes old.
         """
         if isinstance(names, str):
             names = [names]
@@ -380,7 +268,12 @@ class EndpointsClient:
         Args:
             variables: ``{code_name: value}`` for the query's ``{variables.code_name}``.
             refresh: ``blocking`` (default), ``async``, ``lazy_async``, ``force_blocking``,
-                ``force_async`` or ``force_cache`` (a cache miss gives a result without rows).
+                ``force_async`` or ``force_cache`` (a cache miss gives a result without rows). PostHog
+                today runs synchronously and knows ``cache``/``force``/``direct``: the blocking and
+                lazy modes map to ``cache``, the forced ones to ``force`` (async ones run synchronously,
+                with one warning per client), ``direct`` passes through (materialized endpoints), and
+                ``force_cache`` is refused. Those three names also work on documented servers
+                (``direct`` excepted).
             version: run this version instead of the current one (pinned for every page).
             limit / offset: return at most ``limit`` rows starting at ``offset`` (paged as needed).
             max_rows: refuse results with more rows (``TooManyRowsError``); defaults to the
@@ -407,7 +300,7 @@ class EndpointsClient:
             self,
             name,
             args,
-            build=self._build_run,
+            dialects=self._dialects,
             max_rows=self.max_rows if max_rows is UNSET else max_rows,
             timeout=self.run_timeout if timeout is UNSET or timeout is None else check_seconds("timeout", timeout),
             on_progress=on_progress,
