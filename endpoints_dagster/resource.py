@@ -8,7 +8,7 @@ environment variable read deep in the code.
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Literal, Optional
 
 import dagster as dg
 from pydantic import Field
@@ -93,6 +93,16 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
         default=50_000,
         description="Rows requested per page when a result has more rows (PostHog caps at 50,000).",
     )
+    api_dialect: Literal["auto", "documented", "current"] = Field(
+        default="auto",
+        description=(
+            "Which PostHog Endpoints API the server speaks. 'current' is PostHog as deployed today "
+            "(variables, refresh cache/force/direct, synchronous runs, data_freshness_seconds, paginated "
+            "lists); 'documented' is the public reference API (and the local server's default). 'auto' "
+            "assumes documented and switches for good the first time an answer shows the current API "
+            "(at most one refused request per client, none after a list or read)."
+        ),
+    )
     verify_ssl: bool = Field(default=True, description="Verify TLS certificates.")
     allow_insecure_http: bool = Field(
         default=False,
@@ -118,6 +128,7 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
             run_timeout=self.run_timeout,
             max_rows=self.max_rows,
             page_size=self.page_size,
+            api_dialect=self.api_dialect,
             verify_ssl=self.verify_ssl,
             allow_insecure_http=self.allow_insecure_http,
             logger=logger,
