@@ -275,6 +275,8 @@ class EndpointsClient(CatalogRoutes):
                 ``force_cache`` is refused. Those three names also work on documented servers
                 (``direct`` excepted).
             version: run this version instead of the current one (pinned for every page).
+            client_query_id: the id to follow and cancel the query under (documented dialect only:
+                PostHog today runs synchronously and is not sent one).
             limit / offset: return at most ``limit`` rows starting at ``offset`` (paged as needed).
             max_rows: refuse results with more rows (``TooManyRowsError``); defaults to the
                 client's ``max_rows``; ``None`` removes the guard.
