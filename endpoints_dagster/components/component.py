@@ -5,7 +5,8 @@ once and saves it; loading definitions builds assets from that saved list only, 
 location loads without a network call, and without PostHog being up.
 """
 
-
+# No `from __future__ import annotations`: Dagster reads these dataclass field types at runtime.
+import fnmatch
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +103,14 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
                     until: "{{ partition.end }}"
               translation:
                 owners: ["team:growth"]
+
+    Blocks: `connection` (required), `selection` (include/exclude names or globs, active
+    only unless `include_inactive`), `defaults` (refresh, group, key_prefix, pool,
+    max_concurrency, schema_checks), `endpoints` (per name or glob: variables, partitions,
+    date_format, version, key, group, description, refresh, metadata), `translation` (any
+    asset attribute; templates see `endpoint`: name, description, hogql, current_version,
+    variables, and `spec`), `sensor` (launch a run when an endpoint executes in PostHog),
+    `resource_key` / `provide_resource`, and Dagster's `defs_state`.
     """
 
     connection: ResolvedConnection
@@ -241,12 +250,10 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
     ) -> list[dg.SensorDefinition]:
         if self.sensor is None or not self.sensor.enabled:
             return []
-        from .plan import EndpointSelection  # local: only for the sensor's own name filter
-
-        wanted = EndpointSelection(tuple(self.sensor.endpoints or ["*"]), include_inactive=True)
+        patterns = self.sensor.endpoints or ["*"]
         watched: list[EndpointSpec] = []
         for spec in specs:
-            if not wanted.matches(EndpointState(name=spec.name)):
+            if not any(fnmatch.fnmatchcase(spec.name, pattern) for pattern in patterns):
                 continue
             if spec.partitions_def is not None:
                 # A run request for a partitioned asset needs a partition key, which an

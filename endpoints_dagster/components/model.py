@@ -6,7 +6,7 @@ any field. One more scope is added: `partition`, whose `{{ partition.start }}`,
 `variables` (they become `PartitionVariables`).
 """
 
-
+# No `from __future__ import annotations`: Dagster reads these dataclass field types at runtime.
 import os
 import re
 from dataclasses import dataclass, field

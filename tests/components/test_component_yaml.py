@@ -419,3 +419,35 @@ def test_a_failed_refresh_keeps_the_previous_state(posthog_api):
         assert state_file(sandbox).read_text() == before
         with loaded(sandbox, defs_path) as (_, defs, _):
             assert "posthog/top_events" in keys(defs)
+
+
+def test_sensor_block_can_watch_some_endpoints(posthog_api):
+    attributes = {"sensor": {"endpoints": ["top_*"]}}
+    with sandbox_with(attributes) as (sandbox, defs_path):
+        with loaded(sandbox, defs_path) as (_, defs, _):
+            sensor = defs.resolve_sensor_def("posthog_endpoint_executions_posthog")
+            targeted = sensor.job.selection.resolve(defs.resolve_asset_graph())
+    assert targeted == {dg.AssetKey(["posthog", "top_events"])}
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def test_sensor_block_launches_the_executed_endpoints_asset(posthog_api):
+    times = iter(["2026-11-20T08:00:00+00:00", "2026-11-20T09:30:00+00:00"])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        names = json.loads(request.content)["names"]
+        rows = [["top_events", next(times)]] if "top_events" in names else []
+        return httpx.Response(200, json={"query_status": {"id": "", "complete": True, "error": False, "results": rows}})
+
+    posthog_api.post(f"{LIST_URL}last_execution_times/").mock(side_effect=answer)
+    with sandbox_with({"sensor": {"name": "ph"}}) as (sandbox, defs_path):
+        with loaded(sandbox, defs_path) as (_, defs, _):
+            sensor = defs.resolve_sensor_def("ph")
+            resource = defs.resources["posthog"]
+    with dg.build_sensor_context(resources={"posthog": resource}) as context:
+        first = sensor(context)
+    assert not first.run_requests  # the first check only records a baseline
+    with dg.build_sensor_context(cursor=first.cursor, resources={"posthog": resource}) as context:
+        second = sensor(context)
+    assert [r.asset_selection for r in second.run_requests] == [[dg.AssetKey(["posthog", "top_events"])]]
+    assert second.run_requests[0].tags["posthog/endpoint"] == "top_events"
