@@ -21,6 +21,7 @@ from endpoints_dagster import (
     PartitionVariables,
     PostHogEndpointsResource,
     build_endpoint_assets,
+    build_endpoint_execution_sensor,
 )
 
 daily = dg.DailyPartitionsDefinition(start_date="2026-09-01", end_offset=0)
@@ -84,9 +85,23 @@ daily_signups_job = dg.define_asset_job(
     "daily_signups_job", selection=dg.AssetSelection.assets(["posthog", "daily_signups"]), partitions_def=daily
 )
 
+# When a dashboard or an app executes `revenue_by_country` in PostHog, rebuild the report
+# from fresh endpoint data. Runs that Dagster itself made do not trigger it.
+kpi_report_job = dg.define_asset_job(
+    "kpi_report_job",
+    selection=dg.AssetSelection.assets(["posthog", "revenue_by_country"], "kpi_report"),
+)
+revenue_executed_sensor = build_endpoint_execution_sensor(
+    ["revenue_by_country"],
+    job=kpi_report_job,
+    name="revenue_by_country_executed",
+    minimum_interval_seconds=60,
+)
+
 defs = dg.Definitions(
     assets=[*posthog_assets, kpi_report],
-    jobs=[daily_signups_job],
+    jobs=[daily_signups_job, kpi_report_job],
+    sensors=[revenue_executed_sensor],
     schedules=[
         dg.build_schedule_from_partitioned_job(daily_signups_job, hour_of_day=1, name="daily_signups_schedule"),
     ],

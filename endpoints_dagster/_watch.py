@@ -29,7 +29,7 @@ ENDPOINT_TAG = "posthog/endpoint"
 #: Tag marking the external assets that stand for endpoint executions in PostHog.
 EXTERNAL_TAG = "posthog/external"
 #: PostHog's clock and Dagster's may differ a little; a run's time window is widened by this much.
-CLOCK_SKEW_SECONDS = 10.0
+CLOCK_SKEW_SECONDS = 2.0
 
 EndpointRef = Union[str, EndpointSpec, dg.AssetSpec, dg.AssetsDefinition]
 

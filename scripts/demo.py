@@ -38,6 +38,59 @@ def dagster(args: list[str], env: dict[str, str], log) -> None:
     print(f"  ok in {time.monotonic() - started:.1f} s", flush=True)
 
 
+def sensor_fires_once(server: LocalServer, env: dict[str, str]) -> None:
+    """A dashboard executes `revenue_by_country` through the API; the sensor asks for one run."""
+    import dagster as dg
+    import httpx
+
+    os.environ.update(env)  # definitions.py reads the connection from the environment
+    sys.path.insert(0, str(ROOT))
+    import definitions
+
+    sensor = definitions.revenue_executed_sensor
+    resources = {"posthog": definitions.defs.resources["posthog"]}
+    with dg.DagsterInstance.get() as instance:
+
+        def tick(cursor: str | None) -> dg.SensorResult:
+            with dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources=resources, definitions=definitions.defs
+            ) as context:
+                return sensor(context)
+
+        baseline = tick(None)
+        print(f"\nsensor {sensor.name}: first tick records a baseline ({baseline.skip_reason.skip_message})")
+        response = httpx.post(
+            f"{server.url}/api/projects/{server.project_id}/endpoints/revenue_by_country/run/",
+            headers={"Authorization": f"Bearer {server.api_key}"},
+            # A fresh computation: answers served from cache are not executions.
+            json={"variables_values": {"plan": "enterprise"}, "refresh": "force_blocking"},
+            timeout=60,
+        )
+        response.raise_for_status()
+        print("a dashboard executed revenue_by_country through the API")
+        fired = tick(baseline.cursor)
+        for request in fired.run_requests or []:
+            print(f"sensor {sensor.name}: RunRequest(run_key={request.run_key!r}, job={sensor.job_name}, tags={dict(request.tags)})")
+        if len(fired.run_requests or []) != 1:
+            raise SystemExit(f"expected one run request from the sensor, got {fired.run_requests!r}")
+        (request,) = fired.run_requests
+        again = tick(fired.cursor)
+        if again.run_requests:
+            raise SystemExit(f"a repeated tick asked for another run: {again.run_requests!r}")
+        print(f"sensor {sensor.name}: the next tick asks for nothing more")
+
+        # Launch the requested run; it executes revenue_by_country itself, which must not
+        # trigger the sensor again.
+        job = definitions.defs.resolve_job_def(sensor.job_name)
+        if not job.execute_in_process(run_config=request.run_config, tags=request.tags, instance=instance).success:
+            raise SystemExit(f"{sensor.job_name} failed")
+        print(f"{sensor.job_name} ran for that execution")
+        after = tick(again.cursor)
+        if after.run_requests:
+            raise SystemExit(f"the sensor reacted to Dagster's own run: {after.run_requests!r}")
+        print(f"sensor {sensor.name}: after the launched run: {after.skip_reason.skip_message}")
+
+
 def summary(path: Path) -> list[tuple[str, int, list[str]]]:
     with duckdb.connect(str(path), read_only=True) as con:
         tables = con.execute(
@@ -81,6 +134,7 @@ def main() -> int:
         dagster([*base, "--select", ",".join(unpartitioned)], env, log)
         # The last seven days in one run: the endpoint takes the whole window at once.
         dagster([*base, "--select", "posthog/daily_signups", "--partition-range", week], env, log)
+        sensor_fires_once(server, env)
 
     print(f"\nlanded in {DUCKDB_PATH.relative_to(ROOT)}:")
     tables = summary(DUCKDB_PATH)
