@@ -92,6 +92,9 @@ class ConnectionArgs(dg.Model):
     run_timeout: Optional[Union[float, str]] = Field(default=None, description="Seconds one endpoint run may take.")
     max_rows: Optional[Union[int, str]] = Field(default=None, description="Refuse results larger than this.")
     page_size: Optional[Union[int, str]] = Field(default=None, description="Rows per page when paging.")
+    api_dialect: Optional[Literal["auto", "documented", "current"]] = Field(
+        default=None, description="auto (default), documented or current: which PostHog Endpoints API the host speaks."
+    )
     verify_ssl: Optional[Union[bool, str]] = Field(default=None, description="Verify TLS certificates.")
     allow_insecure_http: Optional[Union[bool, str]] = Field(
         default=None, description="Allow plain http:// to hosts other than localhost."

@@ -451,3 +451,21 @@ def test_sensor_block_launches_the_executed_endpoints_asset(posthog_api):
         second = sensor(context)
     assert [r.asset_selection for r in second.run_requests] == [[dg.AssetKey(["posthog", "top_events"])]]
     assert second.run_requests[0].tags["posthog/endpoint"] == "top_events"
+
+
+def test_every_resource_setting_can_be_set_in_yaml():
+    from endpoints_dagster.components.model import ConnectionArgs
+    from endpoints_dagster.resource import PostHogEndpointsResource
+
+    assert set(ConnectionArgs.model_fields) == set(PostHogEndpointsResource.model_fields)
+
+
+def test_connection_knobs_reach_the_resource(posthog_api):
+    contents = body()
+    contents["attributes"]["connection"].update({"run_timeout": "{{ env.TEST_RUN_TIMEOUT }}", "api_dialect": "current"})
+    with create_defs_folder_sandbox() as sandbox, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TEST_RUN_TIMEOUT", "90")
+        defs_path = sandbox.scaffold_component(PostHogEndpointsComponent, defs_yaml_contents=contents)
+        with loaded(sandbox, defs_path) as (component, _, _):
+            assert component.connection.run_timeout == 90.0
+            assert component.connection.api_dialect == "current"
