@@ -35,13 +35,16 @@ def _entry_point_installed() -> bool:
     return any(ep.value == "endpoints_dagster" for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
 
 
-@pytest.mark.skipif(
+needs_entry_point = pytest.mark.skipif(
     not _entry_point_installed(),
     reason=(
         "the `dagster_dg_cli.registry_modules` entry point `endpoints_dagster = \"endpoints_dagster\"` is not "
-        "installed: add it to pyproject.toml and re-install the package (see /tmp/component-entrypoint.txt)"
+        "installed: re-install the package (`pip install -e .`) after adding it to pyproject.toml"
     ),
 )
+
+
+@needs_entry_point
 def test_dg_list_components_shows_it(tmp_path):
     result = dg("list", "components", "--json", cwd=tmp_path)
     items = {item["key"]: item for item in json.loads(result.stdout)["items"]}
@@ -49,14 +52,11 @@ def test_dg_list_components_shows_it(tmp_path):
     assert "PostHog" in items["endpoints_dagster.PostHogEndpointsComponent"]["summary"]
 
 
+@needs_entry_point
 @pytest.mark.slow
 @pytest.mark.integration
 def test_dg_project_scaffold_refresh_and_load(tmp_path):
-    """The whole user journey in a dg project: scaffold, refresh-defs-state, list defs.
-
-    The project names the component's module in `registry_modules`, so this runs with or
-    without the entry point.
-    """
+    """The whole user journey in a dg project: scaffold, refresh-defs-state, list defs."""
     project = tmp_path / "proj"
     package = project / "src" / "ph_demo"
     (package / "defs").mkdir(parents=True)
@@ -81,19 +81,19 @@ def test_dg_project_scaffold_refresh_and_load(tmp_path):
 
             [project]
             root_module = "ph_demo"
-            registry_modules = ["endpoints_dagster.components"]
             """
         )
     )
     env = {"PYTHONPATH": str(project / "src")}
 
     dg(
-        "scaffold", "defs", "endpoints_dagster.components.PostHogEndpointsComponent", "posthog",
+        "scaffold", "defs", "endpoints_dagster.PostHogEndpointsComponent", "posthog",
         "--project-id", "1", "--api-key-env", "DEMO_POSTHOG_KEY",
         cwd=project, env=env,
     )
-    defs_yaml = package / "defs" / "posthog" / "defs.yaml"
-    assert '"{{ env.DEMO_POSTHOG_KEY }}"' in defs_yaml.read_text()
+    defs_yaml = (package / "defs" / "posthog" / "defs.yaml").read_text()
+    assert defs_yaml.startswith("type: endpoints_dagster.PostHogEndpointsComponent")
+    assert '"{{ env.DEMO_POSTHOG_KEY }}"' in defs_yaml
 
     server = LocalServer(tmp_path / "posthog", events=2_000)
     server.start()
