@@ -179,11 +179,12 @@ class EndpointsClient(CatalogRoutes):
 
     # -- execution times ------------------------------------------------------------------------
 
-    def last_execution_times(self, names: Sequence[str]) -> dict[str, datetime]:
+    def last_execution_times(self, names: Sequence[str], *, deadline: float | None = None) -> dict[str, datetime]:
         """When each endpoint last ran with an API key (past 6 months), timezone-aware.
 
         Names that never ran (or do not exist) are absent from the answer. PostHog today records a
         run at most every 30 minutes per endpoint, so a time may be up to 30 minutes old.
+        `deadline` (a `time.monotonic()` value) bounds the request and its retries.
         """
         if isinstance(names, str):
             names = [names]
@@ -192,7 +193,7 @@ class EndpointsClient(CatalogRoutes):
             return {}
         request = Request(
             "POST", self._base() + "last_execution_times/", "read last execution times of",
-            json={"names": checked},
+            json={"names": checked}, deadline=deadline,
         )
         return last_execution_times_from_api(self._http.json(request))
 

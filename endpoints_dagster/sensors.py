@@ -14,7 +14,6 @@ The algorithm and the cursor live in `_cursor.py`; this module is the Dagster si
 from __future__ import annotations
 
 import functools
-import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -249,12 +248,12 @@ def _check(
     trigger_on_first_check: bool,
 ) -> TickOutcome:
     with resource.get_client(logger=context.log) as client:
-        fetch: Callable[[Sequence[str]], Mapping[str, datetime]] = client.last_execution_times
-        if "deadline" in inspect.signature(client.last_execution_times).parameters:
-            # A hard stop for one request and its retries, past the budget but before Dagster's
-            # own timeout, so a hanging PostHog fails the tick with the client's message.
-            deadline = time.monotonic() + budget * HARD_DEADLINE_FACTOR
-            fetch = functools.partial(client.last_execution_times, deadline=deadline)
+        # A hard stop for each request and its retries, past the budget but before Dagster's own
+        # timeout, so a hanging PostHog fails the tick with the client's message.
+        deadline = time.monotonic() + budget * HARD_DEADLINE_FACTOR
+        fetch: Callable[[Sequence[str]], Mapping[str, datetime]] = functools.partial(
+            client.last_execution_times, deadline=deadline
+        )
         try:
             return run_tick(
                 names,

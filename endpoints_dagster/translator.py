@@ -14,6 +14,7 @@ from .specs import EndpointSpec
 
 DEFAULT_GROUP = "posthog"
 DEFAULT_KEY_PREFIX = ("posthog",)
+MAX_TAG_VALUE_LENGTH = 63
 
 
 class PostHogEndpointsTranslator:
@@ -68,7 +69,8 @@ class PostHogEndpointsTranslator:
             group_name=endpoint.group_name or self.group_name,
             kinds={"posthog"},
             metadata=self.get_metadata(endpoint),
-            tags={"posthog/endpoint": endpoint.name},
+            # Dagster caps tag values at 63 characters; endpoint names may have 128.
+            tags={"posthog/endpoint": endpoint.name} if len(endpoint.name) <= MAX_TAG_VALUE_LENGTH else {},
         )
 
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import dagster as dg
 import pytest
 
+from endpoints_dagster.assets import build_endpoint_assets
 from endpoints_dagster.fanout import ProgressThrottle, describe_progress, run_concurrently
 from endpoints_dagster.metadata import schema_changes
 from endpoints_dagster.specs import EndpointSpec, PartitionVariables
@@ -88,6 +89,14 @@ def test_translator_defaults_and_subclass():
     custom = Owned().get_asset_spec(spec)
     assert custom.key == dg.AssetKey(["analytics", "posthog", "top_events"])
     assert custom.owners == ["team:growth"]
+
+
+def test_long_endpoint_names_make_valid_assets():
+    name = "n" * 128  # the longest name the contract allows; tag values stop at 63 characters
+    [assets] = build_endpoint_assets([name])
+    spec = next(iter(assets.specs))
+    assert spec.metadata["posthog/endpoint"] == name
+    assert "posthog/endpoint" not in spec.tags
 
 
 def _progress(rows_read, total, elapsed=1.0):
