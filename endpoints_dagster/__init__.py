@@ -44,6 +44,8 @@ _EXPORTS = {
     ),
     "PostHogEndpointsResource": "resource",
     "build_endpoint_execution_sensor": "sensors",
+    "EndpointExecution": "sensors",
+    "EndpointSensorError": "sensors",
     "build_endpoint_external_assets": "sensors",
     "EndpointSpec": "specs",
     "PartitionVariables": "specs",
@@ -69,7 +71,9 @@ def __dir__() -> list[str]:
 __all__ = [
     "AuthenticationError",
     "Endpoint",
+    "EndpointExecution",
     "EndpointNotFoundError",
+    "EndpointSensorError",
     "EndpointSpec",
     "EndpointVariable",
     "EndpointVersion",
@@ -124,6 +128,11 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real imports
     )
     from .models import Endpoint, EndpointVariable, EndpointVersion, QueryProgress, QueryStatus, RunResult
     from .resource import PostHogEndpointsResource
-    from .sensors import build_endpoint_execution_sensor, build_endpoint_external_assets
+    from .sensors import (
+        EndpointExecution,
+        EndpointSensorError,
+        build_endpoint_execution_sensor,
+        build_endpoint_external_assets,
+    )
     from .specs import EndpointSpec, PartitionVariables
     from .translator import PostHogEndpointsTranslator
