@@ -11,6 +11,7 @@ Copy this file to start your own project. It reads the connection from environme
 
 
 import os
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -98,7 +99,8 @@ revenue_executed_sensor = build_endpoint_execution_sensor(
     minimum_interval_seconds=60,
 )
 
-defs = dg.Definitions(
+# Only one module-level Definitions may exist, so the hand-written part stays a dict until merged.
+handwritten = dict(
     assets=[*posthog_assets, kpi_report],
     jobs=[daily_signups_job, kpi_report_job],
     sensors=[revenue_executed_sensor],
@@ -115,4 +117,10 @@ defs = dg.Definitions(
             database=os.environ.get("DEMO_DUCKDB_PATH", "data/demo.duckdb"), schema="analytics"
         ),
     },
+)
+
+# Every other endpoint of the project comes from the component in demo_defs/, built from the
+# endpoint list that `dg utils refresh-defs-state` saved. Loading it makes no network call.
+defs = dg.Definitions.merge(
+    dg.Definitions(**handwritten), dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 )

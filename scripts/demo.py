@@ -38,6 +38,17 @@ def dagster(args: list[str], env: dict[str, str], log) -> None:
     print(f"  ok in {time.monotonic() - started:.1f} s", flush=True)
 
 
+def refresh_component_state(env: dict[str, str], log) -> None:
+    """Save the endpoint list that the component in demo_defs/ turns into assets (one request)."""
+    command = [str(Path(sys.executable).parent / "dg"), "utils", "refresh-defs-state"]
+    print("$ dg utils refresh-defs-state", flush=True)
+    log.write("\n$ dg utils refresh-defs-state\n")
+    log.flush()
+    env = {**env, "PYTHONPATH": str(ROOT)}
+    if subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode != 0:
+        raise SystemExit(f"dg utils refresh-defs-state failed; see {LOG_PATH}")
+
+
 def sensor_fires_once(server: LocalServer, env: dict[str, str]) -> None:
     """A dashboard executes `revenue_by_country` through the API; the sensor asks for one run."""
     import dagster as dg
@@ -122,6 +133,7 @@ def main() -> int:
             "DEMO_DUCKDB_PATH": str(DUCKDB_PATH),
             "DAGSTER_HOME": str(DAGSTER_HOME),
         }
+        refresh_component_state(env, log)
         base = ["asset", "materialize", "-m", "definitions"]
         unpartitioned = [
             "posthog/revenue_by_country",
@@ -129,6 +141,7 @@ def main() -> int:
             "posthog/signup_to_purchase_funnel",
             "posthog/weekly_active_users",
             "posthog/feature_usage_by_plan",
+            "posthog/events_by_browser",  # discovered by the component in demo_defs/
             "kpi_report",
         ]
         dagster([*base, "--select", ",".join(unpartitioned)], env, log)

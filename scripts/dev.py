@@ -33,7 +33,12 @@ def main() -> int:
             "DAGSTER_HOME": str(home),
         }
         port = os.environ.get("DAGSTER_PORT", "3000")
-        dagster = Path(sys.executable).parent / "dagster"
+        bin_dir = Path(sys.executable).parent
+        # The component in demo_defs/ needs the saved endpoint list (one request to the server).
+        subprocess.run(
+            [str(bin_dir / "dg"), "utils", "refresh-defs-state"], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, check=True
+        )
+        dagster = bin_dir / "dagster"
         try:
             return subprocess.call([str(dagster), "dev", "-w", "workspace.yaml", "-p", port], cwd=ROOT, env=env)
         except KeyboardInterrupt:

@@ -127,6 +127,15 @@ def demo_endpoints(today: date | None = None) -> list[dict[str, Any]]:
             {},
             is_materialized=True,
         ),
+        _body(
+            "events_by_browser",
+            "Events and persons per browser since a date.",
+            """SELECT properties.$browser AS browser, count() AS events, uniq(person_id) AS persons
+               FROM events
+               WHERE timestamp >= {variables.since}
+               GROUP BY browser ORDER BY events DESC""",
+            {"since": month_ago},
+        ),
     ]
 
 
