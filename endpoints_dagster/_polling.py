@@ -3,8 +3,9 @@
 :class:`Runner` carries one ``run_endpoint`` call. Request bodies come from the client's API dialect
 (:mod:`endpoints_dagster.dialects`); :func:`build_run_request` is the documented dialect's body.
 
-The async wait polls ``query/{id}/`` with growing intervals (``poll_interval``, x1.5 each time, capped at
-``poll_max_interval``) against a ``time.monotonic()`` deadline. It ends:
+The async wait polls ``query/{id}/`` on a :class:`~endpoints_dagster._poll_schedule.PollSchedule`:
+growing intervals (``poll_interval``, x1.5 each time, capped at ``poll_max_interval``), timed to the
+predicted end once ``query_progress`` shows a rate, against a ``time.monotonic()`` deadline. It ends:
 
 - complete -> the final :class:`QueryStatus` (its ``results`` hold the run's answer);
 - status error -> :class:`QueryFailedError` (the query already stopped; the cancel is harmless);
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._http import Request
 from ._names import check_int
+from ._poll_schedule import GROWTH, PollSchedule
 from .errors import (
     InvalidRequestError,
     PaginationError,
@@ -56,7 +58,6 @@ __all__ = [
 
 UNSET: Any = type("Unset", (), {"__repr__": lambda self: "<client default>"})()
 
-GROWTH = 1.5
 
 
 def default_sleep(seconds: float, cancel_event: threading.Event | None = None) -> bool:
@@ -94,7 +95,8 @@ def wait_for_query(
     on_progress: Callable[[QueryStatus], None] | None = None,
 ) -> QueryStatus:
     """Poll until the query completes; see the module docstring for every other ending."""
-    interval = poll_interval
+    schedule = PollSchedule(poll_interval, poll_max_interval)
+    interval = schedule.first_wait()
     polls = 0
     try:
         while True:
@@ -117,7 +119,7 @@ def wait_for_query(
             if status.complete:
                 logger.debug("query %s complete after %d polls", query_id, polls)
                 return status
-            interval = min(interval * GROWTH, poll_max_interval)
+            interval = schedule.next_wait(clock(), status)
     except QueryFailedError:
         raise
     except QueryTimeoutError:

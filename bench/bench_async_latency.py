@@ -1,0 +1,125 @@
+"""Async completion latency: lag from a query's end on the server to run_endpoint returning, and status requests.
+
+Issue 8, benchmark 1: async queries taking 0.5 s, 2 s and 8 s on the server (the local server's
+per-endpoint latency knob, which reports synthetic ``query_progress`` while it elapses). The lag is
+measured from the query's ``finished_at`` in the server's execution log to ``run_endpoint``
+returning (both on this machine's wall clock); the status requests are the ``query/{id}/`` reads the
+run made. Target: lag <= 25% of max(duration, 1 s) with <= 16 status requests for the 8 s query;
+stretch: 10%. The client runs with its defaults (``poll_interval`` 0.2 s, ``poll_max_interval`` 5 s).
+
+Compared in the same run: the fixed 10 s polling of dagster-fivetran and dagster-airbyte (run
+concurrently with the rest, one query per duration), and the client's geometric schedule without the
+progress prediction (progress hidden from the schedule).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from bench.common import BenchRow, fmt
+from endpoints_dagster import _poll_schedule
+from endpoints_dagster.client import EndpointsClient
+from endpoints_dagster.local.process import LocalServer, ServerControl
+
+DURATIONS = (0.5, 2.0, 8.0)
+REPEATS = 3
+BASELINE_INTERVAL = 10.0
+TARGET_SHARE, STRETCH_SHARE, TARGET_REQUESTS = 0.25, 0.10, 16
+QUERY = "SELECT event, count() AS n FROM events GROUP BY event ORDER BY n DESC"
+
+
+def _endpoint(duration: float, variant: str) -> str:
+    return f"latency_{variant}_{int(duration * 1000)}ms"
+
+
+def measure(client: EndpointsClient, control: ServerControl, name: str) -> tuple[float, int]:
+    """One force_async run: (lag in seconds after the server finished, status reads)."""
+    query_id = uuid.uuid4().hex
+    polls = 0
+
+    def count(_status) -> None:
+        nonlocal polls
+        polls += 1
+
+    result = client.run_endpoint(name, refresh="force_async", client_query_id=query_id, on_progress=count)
+    returned = time.time()
+    assert result.row_count > 0, "the query returned no rows"
+    (execution,) = control.executions(client_query_id=query_id)
+    finished = datetime.fromisoformat(execution["finished_at"]).timestamp()
+    return returned - finished, polls
+
+
+@contextmanager
+def _without_prediction() -> Iterator[None]:
+    """The geometric schedule alone: the schedule is told nothing about progress."""
+    original = _poll_schedule.progress_share
+    _poll_schedule.progress_share = lambda progress: None
+    try:
+        yield
+    finally:
+        _poll_schedule.progress_share = original
+
+
+def run() -> list[BenchRow]:
+    with tempfile.TemporaryDirectory() as tmp, LocalServer(tmp, demo=False, events=20_000, extra_args=["--no-access-log"]) as server:
+        control = server.control
+
+        def client(**settings) -> EndpointsClient:
+            return EndpointsClient(server.url, server.project_id, server.api_key, **settings)
+
+        latencies = {}
+        with client() as setup:
+            for duration in DURATIONS:
+                for variant in ("ours", "geo", "fixed"):
+                    name = _endpoint(duration, variant)
+                    setup.create_endpoint(name, QUERY)
+                    latencies[name] = duration
+        control.set_knobs(latency_by_endpoint=latencies)
+
+        baseline: dict[float, tuple[float, int]] = {}
+
+        def fixed(duration: float) -> None:
+            with client(poll_interval=BASELINE_INTERVAL, poll_max_interval=BASELINE_INTERVAL) as c:
+                baseline[duration] = measure(c, control, _endpoint(duration, "fixed"))
+
+        threads = [threading.Thread(target=fixed, args=(d,), name=f"fixed-{d}") for d in DURATIONS]
+        for thread in threads:
+            thread.start()
+        ours: dict[float, list[tuple[float, int]]] = {d: [] for d in DURATIONS}
+        geometric: dict[float, tuple[float, int]] = {}
+        with client() as c:
+            for _ in range(REPEATS):
+                for duration in DURATIONS:
+                    ours[duration].append(measure(c, control, _endpoint(duration, "ours")))
+            with _without_prediction():
+                for duration in DURATIONS:
+                    geometric[duration] = measure(c, control, _endpoint(duration, "geo"))
+        for thread in threads:
+            thread.join()
+
+    rows = []
+    for duration in DURATIONS:
+        runs = ours[duration]
+        lag = statistics.median(lag for lag, _ in runs)
+        worst = max(lag for lag, _ in runs)
+        polls = max(p for _, p in runs)
+        allowed = TARGET_SHARE * max(duration, 1.0)
+        base_lag, base_polls = baseline[duration]
+        geo_lag, geo_polls = geometric[duration]
+        share = lag / max(duration, 1.0)
+        met = worst <= allowed and (duration != 8.0 or polls <= TARGET_REQUESTS)
+        target = f"<= {fmt(allowed)} s (25% of max(d, 1 s))" + (f", <= {TARGET_REQUESTS} requests" if duration == 8.0 else "")
+        rows.append(BenchRow(
+            f"{fmt(duration)} s query: lag after the server finished (median of {REPEATS})", lag, "s", base_lag, target, met,
+            f"{share:.0%} of max(d, 1 s) (stretch 10%: {'met' if worst <= STRETCH_SHARE * max(duration, 1.0) else 'not met'}); "
+            f"worst {fmt(worst)} s; {polls} status requests (max of {REPEATS}); baseline = fixed {fmt(BASELINE_INTERVAL)} s "
+            f"polling: {base_polls} requests; geometric x1.5 without prediction: lag {fmt(geo_lag)} s, {geo_polls} requests",
+        ))  # fmt: skip
+    return rows
