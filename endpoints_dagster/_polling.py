@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._http import Request
 from ._names import check_int
+from ._pages import PageCollector, paused_gc
 from ._poll_schedule import GROWTH, PollSchedule
 from .errors import (
     InvalidRequestError,
@@ -301,44 +302,52 @@ class Runner:
         # What the server says (hasMore) and what a full page suggests where hasMore cannot be trusted.
         server = self.dialects.active
         said, maybe = first.has_more, server.may_have_more(len(first.results), (body or {}).get("limit"))
-        rows, pages = list(first.results), 1
+        start = offset or 0
+        rows = PageCollector(self.name, first.columns, first.types, first.timezone)
+        rows.add(first.results, start)
+        # Only the server's "same rows again" check needs the previous page's rows; keep them only then.
+        previous = first.results if data.get("offset") is None else None
+        first, pages = dataclasses.replace(first, _rows=[]), 1
+        del data
         # Later pages: same variables and the same version as the first; fresh if the first was computed
         # now (a stale cached page would mix executions), cache-friendly if the first came from cache.
         pinned = first.endpoint_version if first.endpoint_version is not None else version
         later = "blocking" if first.is_cached else "force_blocking"
         later = refresh if refresh in ("force_cache", "direct") else later
-        start, previous = offset or 0, first.results
-        while True:
-            fetched = len(rows)
-            if want is not None and fetched >= want:
-                said = said or maybe or fetched > want
-                del rows[want:]
-                break
-            if cap is not None and fetched > cap:  # a server that sent more than the limit asked for
-                at_least = fetched + (1 if said else 0)
-                raise TooManyRowsError(endpoint=self.name, rows_at_least=at_least, max_rows=cap)
-            if not (said or maybe):
-                break
-            if cap is not None and fetched >= cap and said:
-                raise TooManyRowsError(endpoint=self.name, rows_at_least=fetched + 1, max_rows=cap)
-            if self.client._clock() >= self.deadline:
-                raise QueryTimeoutError(endpoint=self.name, query_id=None, timeout=self.timeout)
-            page_offset = start + fetched
-            bound = None if cap is None else cap + server.probe_rows - fetched
-            size = _page_size(page_size, None if want is None else want - fetched, bound)
-            method, params, body = self.dialects.run_request(
-                server, self.name, self.args, refresh=later, version=pinned, client_query_id=None, limit=size,
-                offset=page_offset, auto_limit=size,
-            )
-            data, _ = self._execute(method, params, body, pinned)
-            page = RunResult.from_api(data)
-            self._check_page(data, page, first, page_offset, previous, pinned)
-            rows.extend(page.results)
-            said, maybe = page.has_more, server.may_have_more(len(page.results), size)
-            pages, previous = pages + 1, page.results
+        with paused_gc():
+            while True:
+                fetched = len(rows)
+                if want is not None and fetched >= want:
+                    said = said or maybe or fetched > want
+                    rows.trim(want)
+                    break
+                if cap is not None and fetched > cap:  # a server that sent more than the limit asked for
+                    at_least = fetched + (1 if said else 0)
+                    raise TooManyRowsError(endpoint=self.name, rows_at_least=at_least, max_rows=cap)
+                if not (said or maybe):
+                    break
+                if cap is not None and fetched >= cap and said:
+                    raise TooManyRowsError(endpoint=self.name, rows_at_least=fetched + 1, max_rows=cap)
+                if self.client._clock() >= self.deadline:
+                    raise QueryTimeoutError(endpoint=self.name, query_id=None, timeout=self.timeout)
+                page_offset = start + fetched
+                bound = None if cap is None else cap + server.probe_rows - fetched
+                size = _page_size(page_size, None if want is None else want - fetched, bound)
+                method, params, body = self.dialects.run_request(
+                    server, self.name, self.args, refresh=later, version=pinned, client_query_id=None, limit=size,
+                    offset=page_offset, auto_limit=size,
+                )
+                data, _ = self._execute(method, params, body, pinned)
+                page = RunResult.from_api(data)
+                self._check_page(data, page, first, page_offset, previous, pinned)
+                rows.add(page.results, page_offset)
+                said, maybe = page.has_more, server.may_have_more(page.row_count, size)
+                pages, previous = pages + 1, page.results if data.get("offset") is None else None
+                del data, page  # the page's JSON rows live on only as a frame (or in the collector)
+            kept, frame = rows.finish()
         durations = self.server_durations
         return dataclasses.replace(
-            first, results=rows, has_more=said, pages=pages, query_id=query_id or first.query_id,
+            first, _rows=kept, _frame=frame, has_more=said, pages=pages, query_id=query_id or first.query_id,
             server_duration=sum(durations) if durations else None,
             total_duration=self.client._clock() - self.started,
         )
@@ -353,7 +362,7 @@ class Runner:
             )
 
     def _check_page(
-        self, data: dict[str, Any], page: RunResult, first: RunResult, offset: int, previous: list[Any],
+        self, data: dict[str, Any], page: RunResult, first: RunResult, offset: int, previous: list[Any] | None,
         pinned: int | None,
     ) -> None:
         """Refuse a page that shows the server is not paging (instead of looping or mixing results)."""
@@ -370,7 +379,7 @@ class Runner:
         self._check_offset(data, offset)
         if not page.results and page.has_more:
             raise fail("the server returned no rows but says more exist")
-        if data.get("offset") is None and page.results and page.results == previous:
+        if data.get("offset") is None and page.results and previous is not None and page.results == previous:
             raise fail("the server returned the same rows again (it ignores offset)")
         if page.columns and first.columns and page.columns != first.columns:
             raise fail(f"the columns changed from {first.columns} to {page.columns}")

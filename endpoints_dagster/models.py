@@ -298,6 +298,10 @@ class RunResult:
     with no rows and ``is_cached=False``: check ``row_count`` when you ran with ``force_cache``.
     ``raw`` is PostHog's answer (of the first page) without the rows.
 
+    A result of more than 50,000 rows (several pages) is kept as the typed DataFrame the client
+    built page by page, not as JSON rows, to bound memory: ``to_pandas()`` returns it as is, and
+    ``results`` rebuilds the rows from it on first access (costly, see :attr:`results`).
+
     Example::
 
         result = client.run_endpoint("daily_signups", variables={"since": "2026-01-01"})
@@ -306,7 +310,7 @@ class RunResult:
 
     columns: list[str]
     types: list[tuple[str, str]]
-    results: list[list[Any]]
+    _rows: list[list[Any]] | None = field(default_factory=list, repr=False)
     has_more: bool = False
     is_cached: bool = False
     cache_key: str | None = None
@@ -321,17 +325,39 @@ class RunResult:
     total_duration: float = 0.0
     pages: int = 1
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def results(self) -> list[list[Any]]:
+        """The rows as lists of JSON values, in ``columns`` order.
+
+        For a result kept as a DataFrame (more than 50,000 rows), the rows are rebuilt from it on
+        first access and kept: a Python object per value, several times the frame's memory, with
+        values as pandas holds them (``Timestamp`` for dates and times, ``None`` for NULL). Use
+        :meth:`to_pandas` for large results.
+        """
+        if self._rows is None:
+            object.__setattr__(self, "_rows", _rows_of(self._frame))
+        return self._rows  # type: ignore[return-value]
 
     @property
     def row_count(self) -> int:
         """How many rows the result holds."""
-        return len(self.results)
+        if self._rows is None and self._frame is not None:
+            return len(self._frame)
+        return len(self._rows or [])
 
     def to_pandas(self) -> pd.DataFrame:
-        """The rows as a typed pandas DataFrame (ClickHouse types mapped to pandas dtypes)."""
+        """The rows as a typed pandas DataFrame (ClickHouse types mapped to pandas dtypes).
+
+        ``DateTime`` types without a zone use the result's ``timezone`` (UTC if PostHog gave none).
+        A result kept as a DataFrame returns that same frame on every call (copy it before changing it).
+        """
+        if self._frame is not None:
+            return self._frame
         from .frames import to_dataframe
 
-        return to_dataframe(self.columns, self.types, self.results)
+        return to_dataframe(self.columns, self.types, self._rows or [], timezone=self.timezone or "UTC")
 
     @classmethod
     def from_api(cls, data: dict[str, Any], **overrides: Any) -> RunResult:
@@ -347,7 +373,7 @@ class RunResult:
         fields: dict[str, Any] = {
             "columns": columns,
             "types": types,
-            "results": rows if isinstance(rows, list) else [],
+            "_rows": rows if isinstance(rows, list) else [],
             "has_more": bool(data.get("hasMore", data.get("has_more", False))),
             "is_cached": bool(data.get("is_cached", False)),
             "cache_key": data.get("cache_key"),
@@ -362,6 +388,21 @@ class RunResult:
         }
         fields.update(overrides)
         return cls(**fields)
+
+
+def _rows_of(frame: pd.DataFrame | None) -> list[list[Any]]:
+    """A frame's rows as lists of Python values, NULLs as ``None``."""
+    if frame is None:
+        return []
+    columns = []
+    for index in range(frame.shape[1]):
+        column = frame.iloc[:, index]
+        values = column.astype(object)
+        missing = column.isna().to_numpy()
+        if missing.any():
+            values = values.where(~missing, None)
+        columns.append(values.tolist())
+    return [list(row) for row in zip(*columns)]
 
 
 def last_execution_times_from_api(body: Any) -> dict[str, datetime]:
