@@ -306,6 +306,7 @@ def test_demo_endpoints_run_on_the_generated_data(engine: Engine, body: dict[str
         "signup_to_purchase_funnel": ["step", "name", "persons", "conversion"],
         "weekly_active_users": ["week", "active_users", "events"],
         "feature_usage_by_plan": ["plan", "feature", "uses", "users"],
+        "events_by_browser": ["browser", "events", "persons"],
     }[body["name"]]
     assert out.columns == expected_columns
     assert out.rows and all(all(v is not None for v in row[1:]) for row in out.rows)
