@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,10 +20,12 @@ import duckdb
 from endpoints_dagster.local.process import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
-STATE = ROOT / ".local-posthog"
-DUCKDB_PATH = ROOT / "data" / "demo.duckdb"
+# Where the demo keeps its server state, Dagster home and DuckDB file (tests point it elsewhere).
+WORK = Path(os.environ.get("DEMO_WORK_DIR", ROOT))
+STATE = WORK / ".local-posthog"
+DUCKDB_PATH = WORK / "data" / "demo.duckdb"
 LOG_PATH = STATE / "demo.log"
-DAGSTER_HOME = ROOT / ".dagster_home" / "demo"
+DAGSTER_HOME = WORK / ".dagster_home" / "demo"
 
 
 def dagster(args: list[str], env: dict[str, str], log) -> None:
@@ -116,13 +119,15 @@ def summary(path: Path) -> list[tuple[str, int, list[str]]]:
 
 
 def main() -> int:
-    STATE.mkdir(exist_ok=True)
-    DUCKDB_PATH.parent.mkdir(exist_ok=True)
+    STATE.mkdir(parents=True, exist_ok=True)
+    DUCKDB_PATH.parent.mkdir(parents=True, exist_ok=True)
     DAGSTER_HOME.mkdir(parents=True, exist_ok=True)
     (DAGSTER_HOME / "dagster.yaml").touch()
     today = dt.date.today()
     week = f"{today - dt.timedelta(days=7)}...{today - dt.timedelta(days=1)}"
 
+    # A fresh server each time: its generated events end today, so "the last seven days" has data.
+    shutil.rmtree(STATE / "server", ignore_errors=True)
     with LocalServer(STATE / "server", demo=True) as server, LOG_PATH.open("w") as log:
         print(f"local PostHog Endpoints server: {server.url} (project {server.project_id})", flush=True)
         env = {
@@ -149,7 +154,7 @@ def main() -> int:
         dagster([*base, "--select", "posthog/daily_signups", "--partition-range", week], env, log)
         sensor_fires_once(server, env)
 
-    print(f"\nlanded in {DUCKDB_PATH.relative_to(ROOT)}:")
+    print(f"\nlanded in {DUCKDB_PATH}:")
     tables = summary(DUCKDB_PATH)
     width = max(len(name) for name, _, _ in tables)
     for name, rows, columns in tables:
