@@ -1,7 +1,10 @@
 """One client's API dialect: fixed, or learned from the server's own answers (``api_dialect="auto"``).
 
 See :mod:`endpoints_dagster.dialects` for what differs and why ``auto`` starts documented. Evidence
-comes only from answers the client asked for anyway; nothing here sends a request.
+comes only from answers the client asked for anyway; nothing here sends a request. What ``auto``
+learns is also remembered process-wide per (host, project id), so the next client of the same
+process starts from it (Dagster makes one client per asset step and sensor tick);
+:func:`forget_learned_dialects` clears that memory.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from .errors import PostHogEndpointsError
 
 __all__ = [
     "DialectState",
+    "forget_learned_dialects",
     "evidence_of_endpoint",
     "evidence_of_list",
     "evidence_of_run",
@@ -70,6 +74,20 @@ _REFUSAL = re.compile(
 _DOCUMENTED_ONLY = ("variables_values", "variables_override")
 
 
+# A documented server refusing a current-shaped run: it lists its own refresh modes.
+_DOCUMENTED_REFUSAL = re.compile(r"\bblocking\b", re.IGNORECASE)
+
+# What ``auto`` learnt, per (host, project id), for every client of this process.
+_LEARNT: dict[tuple[str, Any], str] = {}
+_LEARNT_LOCK = threading.Lock()
+
+
+def forget_learned_dialects() -> None:
+    """Forget every dialect ``auto`` clients of this process learnt (new clients start documented)."""
+    with _LEARNT_LOCK:
+        _LEARNT.clear()
+
+
 def is_dialect_refusal(error: PostHogEndpointsError) -> bool:
     """Whether a 400 says the server does not speak the documented dialect."""
     if error.status_code != 400:
@@ -85,7 +103,7 @@ def is_dialect_refusal(error: PostHogEndpointsError) -> bool:
 class DialectState:
     """One client's dialect: fixed (``documented``/``current``) or learned (``auto``). Thread-safe."""
 
-    def __init__(self, mode: str, *, host: str, logger: logging.Logger) -> None:
+    def __init__(self, mode: str, *, host: str, logger: logging.Logger, project_id: Any = None) -> None:
         if mode not in API_DIALECTS:
             raise ValueError(
                 f"api_dialect must be one of {', '.join(API_DIALECTS)}, got {mode!r}: 'documented' for the "
@@ -98,6 +116,13 @@ class DialectState:
         self._known = mode != "auto"
         self._lock = threading.Lock()
         self._warned_sync = False
+        self._memory_key = (host, project_id)
+        self._from_memory = False  # True while the active dialect is only what another client learnt
+        if mode == "auto":
+            with _LEARNT_LOCK:
+                learnt = _LEARNT.get(self._memory_key)
+            if learnt is not None:
+                self._active, self._known, self._from_memory = DIALECTS[learnt], True, True
 
     @property
     def active(self) -> Dialect:
@@ -116,7 +141,9 @@ class DialectState:
         found = DIALECTS[evidence]
         with self._lock:
             changed = found is not self._active
-            self._active, self._known = found, True
+            self._active, self._known, self._from_memory = found, True, False
+        with _LEARNT_LOCK:
+            _LEARNT[self._memory_key] = evidence
         if changed:
             self._logger.info("PostHog at %s speaks the %s endpoints API (%s); using it from now on",
                               self.host, evidence, why)
@@ -132,13 +159,22 @@ class DialectState:
         return self._active
 
     def may_switch(self, used: Dialect, error: PostHogEndpointsError) -> bool:
-        """Whether a refused documented request should be resent once in the current dialect."""
-        return self.mode == "auto" and used is DOCUMENTED and is_dialect_refusal(error)
+        """Whether a refused request should be resent once in the other dialect: a documented one
+        refused as a dialect, or a current one built only from another client's memory that the
+        server refuses in documented words (the server at that address changed)."""
+        if self.mode != "auto":
+            return False
+        if used is DOCUMENTED:
+            return is_dialect_refusal(error)
+        return (used is CURRENT and self._from_memory and error.status_code == 400
+                and bool(_DOCUMENTED_REFUSAL.search(error.detail or "")))
 
     def switch_after_refusal(self, error: PostHogEndpointsError) -> Dialect:
-        """Switch to the current dialect after :meth:`may_switch`; returns it."""
-        self.observe("current", f"it refused a documented request: {error.detail or error.status_code}")
-        return CURRENT
+        """Switch to the other dialect after :meth:`may_switch`; returns it. The direction comes from
+        the refusal itself, not from the active dialect another thread may have changed meanwhile."""
+        to, refused = ("current", "documented") if is_dialect_refusal(error) else ("documented", "current")
+        self.observe(to, f"it refused a {refused} request: {error.detail or error.status_code}")
+        return DIALECTS[to]
 
     def run_request(self, dialect: Dialect, endpoint: str, args: RunArgs, *, refresh: str, **kwargs: Any):
         """Build a run in ``dialect``; an async mode on the current dialect is run synchronously and

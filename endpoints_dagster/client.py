@@ -104,7 +104,7 @@ class EndpointsClient(CatalogRoutes):
         self.max_rows = None if max_rows is None else check_int("max_rows (None for no guard)", max_rows, 1)
         self.page_size = check_int("page_size", page_size, 1, MAX_PAGE_SIZE)
         self._logger = logger or logging.getLogger("endpoints_dagster.client")
-        self._dialects = DialectState(api_dialect, host=self._host, logger=self._logger)
+        self._dialects = DialectState(api_dialect, host=self._host, logger=self._logger, project_id=self._project_id)
         # Test hooks: waits and the monotonic clock are looked up on each use.
         self._sleep: Callable[..., bool] = default_sleep
         self._clock: Callable[[], float] = time.monotonic
@@ -276,8 +276,8 @@ class EndpointsClient(CatalogRoutes):
                 ``force_cache`` is refused. Those three names also work on documented servers
                 (``direct`` excepted).
             version: run this version instead of the current one (pinned for every page).
-            client_query_id: the id to follow and cancel the query under (documented dialect only:
-                PostHog today runs synchronously and is not sent one).
+            client_query_id: the id to follow and cancel the query under (a new one per request if
+                omitted; PostHog today runs synchronously but still cancels the query by this id).
             limit / offset: return at most ``limit`` rows starting at ``offset`` (paged as needed).
             max_rows: refuse results with more rows (``TooManyRowsError``); defaults to the
                 client's ``max_rows``; ``None`` removes the guard.

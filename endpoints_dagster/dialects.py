@@ -13,17 +13,20 @@ request bodies and routes; ``_dialect_state.DialectState`` is one client's choic
 one the local server speaks unless told otherwise) and never spends a request on probing. It
 learns from answers the client asked for anyway - an endpoint carrying ``data_freshness_seconds``,
 a paginated list, a run result with ``endpoint_version``, a versions list that is an object - and
-remembers the latest clear evidence for the life of the client. A run whose documented body the
-server refuses (400 "Extra inputs are not permitted", "Only sync modes are supported", a refusal
-naming ``variables_values``...) switches the client to the current dialect and is resent once in
-the current shape; a second refusal is raised as it is. So a current server refuses at most one
-request per client, and none when a list or a read came first.
+remembers the latest clear evidence. The memory is process-wide, per (host, project): Dagster
+builds a new client for every asset step and sensor tick, and none of them should pay for a
+lesson an earlier one learnt. A run whose documented body the server refuses (400 "Extra inputs
+are not permitted", "Only sync modes are supported", a refusal naming ``variables_values``...)
+switches to the current dialect and is resent once in the current shape; a second refusal is
+raised as it is. So a current server refuses at most one request per process and project (one
+per process that starts with a run; none when a list or a read came first).
 
 Example::
 
     client = EndpointsClient(host, 1, key, api_dialect="current")
     client.run_endpoint("daily_signups", variables={"since": "2026-01-01"}, refresh="force_async")
-    # sent: {"variables": {"since": "2026-01-01"}, "refresh": "force", "limit": 50000}
+    # sent: {"variables": {"since": "2026-01-01"}, "refresh": "force", "client_query_id": "<uuid4 hex>",
+    #        "limit": 50000}
 """
 
 from __future__ import annotations
@@ -202,7 +205,7 @@ class CurrentDialect:
     -> ``force``; ``cache``, ``force`` and ``direct`` pass through (``direct`` reads a materialized
     endpoint's source query; PostHog refuses it on other endpoints). ``force_cache`` does not exist
     here. The run body always carries ``limit``: without it PostHog returns 100 rows and says
-    ``hasMore: false``. ``client_query_id`` is not sent (see :meth:`run_request`).
+    ``hasMore: false``. It also carries a ``client_query_id`` (see :meth:`run_request`).
     """
 
     name = "current"
@@ -230,12 +233,14 @@ class CurrentDialect:
         self, endpoint: str, args: RunArgs, *, refresh: str, version: int | None, client_query_id: str | None,
         limit: int | None, offset: int | None, auto_limit: int,
     ) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
-        """Always a POST: ``variables``, ``filters_override``, ``refresh``, ``version``, ``limit``, ``offset``.
+        """Always a POST: ``variables``, ``filters_override``, ``refresh``, ``client_query_id``, ``version``,
+        ``limit``, ``offset``.
 
-        ``client_query_id`` is left out: runs here are synchronous, so there is no query status to
-        follow under it, and a strict server refuses body fields it does not know. (PostHog's own
-        schema does list it; leaving it out is accepted everywhere.) ``variables_override`` entries
-        become ``variables`` by their ``code_name``; ``variables`` win, as in the documented order.
+        ``client_query_id`` (the caller's, or a new uuid4 hex) is in PostHog's ``EndpointRunRequest``
+        schema: the run is synchronous, but PostHog tags the ClickHouse query with it, so a run that
+        times out or is interrupted can still be stopped through ``DELETE query/{id}/``, and a retried
+        POST is the same query. ``variables_override`` entries become ``variables`` by their
+        ``code_name``; ``variables`` win, as in the documented order.
         """
         wire = self.refresh_for(endpoint, refresh)
         if args.query_override is not None:
@@ -252,6 +257,7 @@ class CurrentDialect:
         if args.filters_override is not None:  # insight endpoints only; PostHog refuses it on HogQL ones
             body["filters_override"] = args.filters_override
         body["refresh"] = wire
+        body["client_query_id"] = client_query_id or uuid.uuid4().hex
         if version is not None:
             body["version"] = version
         body["limit"] = limit if limit is not None else auto_limit

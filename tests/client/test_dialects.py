@@ -14,6 +14,7 @@ import httpx
 import pytest
 from client_fakes import BASE, HOST, KEY, PROJECT, endpoint_json, make_client, run_json
 
+from endpoints_dagster.client import EndpointsClient
 from endpoints_dagster.dialects import DATA_FRESHNESS_SECONDS
 from endpoints_dagster.errors import InvalidRequestError, TooManyRowsError
 
@@ -88,17 +89,19 @@ def test_current_body_has_variables_version_and_limit_and_nothing_documented(cur
     )
     assert body(route.calls.last) == {
         "variables": {"since": "2026-01-01"}, "filters_override": {"date_from": "-7d"}, "refresh": "cache",
-        "version": 3, "limit": 1000,
+        "client_query_id": "mine", "version": 3, "limit": 1000,
     }
     assert result.endpoint_version == 3 and result.endpoint_version_created_at.month == 2
-    assert result.query_id is None and result.cache_key is None
+    assert result.query_id == "mine" and result.cache_key is None
 
 
 def test_a_plain_run_is_a_post_with_a_limit(current, api):
     get = api.get(RUN).respond(json=run_json([]))
     post = api.post(RUN).mock(side_effect=CurrentServer(1))
     current.run_endpoint("daily_signups")
-    assert get.call_count == 0 and body(post.calls.last) == {"refresh": "cache", "limit": 1000}
+    sent = body(post.calls.last)
+    assert get.call_count == 0 and len(sent.pop("client_query_id")) == 32  # so it can be cancelled
+    assert sent == {"refresh": "cache", "limit": 1000}
 
 
 def test_variables_override_becomes_variables_by_code_name(current, api):
@@ -205,7 +208,7 @@ def test_auto_plain_get_truncated_at_100_still_returns_every_row(client, api):
     assert get.call_count == 1 and len(get.calls.last.request.content) == 0
     assert result.results == server.rows and client.dialect == "current"
     assert [(b["offset"], b["limit"]) for b in map(body, post.calls)] == [(100, 1000)]
-    assert all("variables_values" not in b and "client_query_id" not in b for b in server.bodies)
+    assert all("variables_values" not in b for b in server.bodies)
 
 
 # -- lists, versions, endpoints ----------------------------------------------------------------------
@@ -325,6 +328,7 @@ def test_auto_detects_current_from_a_list_and_never_sends_variables_values(clien
     client.list_endpoints()
     client.run_endpoint("daily_signups", variables={"since": "x"}, refresh="force_async")
     assert client.dialect == "current" and len(server.bodies) == 1
+    assert server.bodies[0].pop("client_query_id")
     assert server.bodies[0] == {"variables": {"since": "x"}, "refresh": "force", "limit": 1000}
 
 
@@ -350,8 +354,9 @@ def test_auto_switches_after_one_refused_run_and_never_sends_variables_values_ag
     sent = [body(call) for call in route.calls]
     assert len(sent) == 5  # one refused documented body, then only current ones
     assert "variables_values" in sent[0] and "client_query_id" in sent[0]
-    assert all("variables_values" not in b and "client_query_id" not in b for b in sent[1:])
-    assert sent[1] == {"variables": {"since": "x"}, "refresh": "cache", "limit": 1000}
+    assert all("variables_values" not in b and b["client_query_id"] for b in sent[1:])
+    assert {k: v for k, v in sent[1].items() if k != "client_query_id"} == {
+        "variables": {"since": "x"}, "refresh": "cache", "limit": 1000}
     assert [b["refresh"] for b in sent[2:]] == ["force"] * 3
 
 
@@ -386,6 +391,52 @@ def test_an_unknown_variable_on_a_documented_server_is_not_a_dialect(client, api
     assert route.call_count == 1 and client.dialect == "documented"
 
 
+def test_what_one_client_learnt_the_next_client_of_the_process_starts_from(fake_time, client, api):
+    server = CurrentServer(2)
+    api.post(RUN).mock(side_effect=server)
+    client.run_endpoint("daily_signups", variables={"since": "x"})  # refused once, resent
+    later = [make_client(fake_time) for _ in range(3)]  # as Dagster makes one per step and tick
+    for each in later:
+        assert each.dialect == "current"
+        each.run_endpoint("daily_signups", variables={"since": "y"})
+        each.close()
+    assert sum("variables_values" in b for b in server.bodies) == 1 and len(server.bodies) == 5
+
+
+def test_the_memory_is_per_host_and_project_and_can_be_forgotten(fake_time, client, api):
+    from endpoints_dagster._dialect_state import forget_learned_dialects
+
+    api.get(BASE).respond(json={"count": 0, "next": None, "previous": None, "results": []})
+    client.list_endpoints()
+    other_project = EndpointsClient(HOST, PROJECT + 1, KEY)
+    other_host = EndpointsClient("https://eu.posthog.example.com", PROJECT, KEY)
+    fixed = make_client(fake_time, api_dialect="documented")
+    assert make_client(fake_time).dialect == "current"
+    assert other_project.dialect == other_host.dialect == fixed.dialect == "documented"
+    for each in (other_project, other_host, fixed):
+        each.close()
+    forget_learned_dialects()
+    assert make_client(fake_time).dialect == "documented"
+
+
+def test_a_remembered_current_dialect_the_server_refuses_in_documented_words_switches_back(fake_time, client, api):
+    api.get(BASE).respond(json={"count": 0, "next": None, "previous": None, "results": []})
+    client.list_endpoints()  # learnt: current
+    refusal = {"type": "validation_error", "code": "invalid_input", "attr": "refresh",
+               "detail": "refresh must be one of blocking, async, lazy_async, force_blocking, force_async, force_cache"}
+    route = api.post(RUN).mock(side_effect=[httpx.Response(400, json=refusal), httpx.Response(200, json=run_json([[1]]))])
+    again = make_client(fake_time)
+    assert again.run_endpoint("daily_signups", variables={"since": "x"}).row_count == 1
+    assert [("variables" in body(c), "variables_values" in body(c)) for c in route.calls] == [(True, False), (False, True)]
+    assert again.dialect == "documented" and make_client(fake_time).dialect == "documented"
+    # A client that saw the current dialect itself does not flip on such a refusal.
+    client.list_endpoints()
+    api.post(RUN).respond(400, json=refusal)
+    with pytest.raises(InvalidRequestError):
+        client.run_endpoint("daily_signups")
+    assert client.dialect == "current"
+
+
 def test_a_fixed_documented_client_never_switches(fake_time, api):
     client = make_client(fake_time, api_dialect="documented")
     route = api.post(RUN).respond(400, json={"detail": "Extra inputs are not permitted", "attr": "variables_values"})
@@ -413,7 +464,9 @@ def test_direct_on_an_undecided_client_is_sent_in_the_current_shape(client, api)
     server = CurrentServer(1)
     api.post(RUN).mock(side_effect=server)
     client.run_endpoint("daily_signups", refresh="direct")
-    assert server.bodies == [{"refresh": "direct", "limit": 1000}] and client.dialect == "current"
+    [sent] = server.bodies
+    assert sent.pop("client_query_id") and sent == {"refresh": "direct", "limit": 1000}
+    assert client.dialect == "current"
 
 
 def test_direct_on_a_documented_server_is_refused_before_sending(fake_time, api):
