@@ -141,7 +141,8 @@ def seed_demo(state: State, project_id: int, user_id: int | None) -> None:
     anchor = getattr(getattr(state.binding.engine, "dataset", None), "anchor", None)
     bodies = demo.demo_endpoints(anchor.date()) if anchor is not None else demo.DEMO_ENDPOINTS
     for body in bodies:
-        fields = state.dialect.parse_endpoint_body(dict(body), create=True)
+        # The demo bodies are written in the documented dialect whatever the server speaks.
+        fields = Dialect().parse_endpoint_body(dict(body), create=True)
         state.catalog.ensure(project_id, fields, user_id)
 
 

@@ -21,7 +21,7 @@ from .auth import Authenticator
 from .dialect import EndpointView
 from .materialize import Materializer
 from .queries import comparable
-from .store import DuplicateName, EndpointRow, Store
+from .store import DuplicateName, EndpointRow, Store, VersionRow
 
 
 class Catalog:
@@ -31,12 +31,14 @@ class Catalog:
         self._materializer = materializer
         self._normalise = normalise
 
-    def view(self, row: EndpointRow) -> EndpointView:
-        version = self._store.get_version(row.id, row.current_version)
-        assert version is not None, f"endpoint {row.name} has no version {row.current_version}"
+    def view(self, row: EndpointRow, version: VersionRow | None = None) -> EndpointView:
+        """The endpoint as its JSON shows it, at its current version or at ``version``."""
+        if version is None:
+            version = self._store.get_version(row.id, row.current_version)
+            assert version is not None, f"endpoint {row.name} has no version {row.current_version}"
         return EndpointView(
             row=row, version=version, versions_count=self._store.count_versions(row.id),
-            materialization=self._store.get_materialization(row.id, row.current_version),
+            materialization=self._store.get_materialization(row.id, version.version),
         )
 
     def get(self, project_id: int, name: str) -> EndpointRow:
@@ -99,10 +101,18 @@ class Catalog:
                 self._materializer.disable(row.id, row.current_version)
         return self.view(row)
 
-    def delete(self, row: EndpointRow) -> None:
-        """Hard delete (documented dialect); drops every materialized table first."""
+    def delete(self, row: EndpointRow, *, hard: bool = True) -> None:
+        """Delete; drops every materialized table first (PostHog disables materialization).
+
+        ``hard=False`` is PostHog's soft delete (current dialect): the endpoint vanishes from
+        every route, its name is free at once, and its rows stay in the state file.
+        """
         self._materializer.disable_all(row.id)
-        self._store.delete_endpoint(row.id)
+        if hard:
+            self._store.delete_endpoint(row.id)
+        else:
+            self._store.soft_delete_endpoint(row.id)
+            self._store.cache_clear(row.id)
 
     def ensure(self, project_id: int, fields: dict[str, Any], user_id: int | None) -> EndpointView:
         """Create, or update to match (idempotent: an unchanged body makes no new version)."""

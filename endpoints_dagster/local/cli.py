@@ -81,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--events", type=_number(int, 0), default=300_000, help="events to generate on first start")
     serve.add_argument("--seed", type=int, default=7, help="seed of the event generator and of fault injection")
     serve.add_argument("--workers", type=_number(int, 1), default=4, help="query worker pool size")
-    serve.add_argument("--dialect", default="documented", choices=sorted(DIALECTS), help="API dialect to speak")
+    serve.add_argument("--dialect", default="documented", choices=sorted(DIALECTS),
+                       help="API dialect to speak: documented (the reference page) or current (PostHog today, strict)")
+    serve.add_argument("--list-page-size", type=_number(int, 1, 1000), default=100, metavar="N",
+                       help="default page size of paginated lists (current dialect; default 100)")
+    serve.add_argument("--last-execution-granularity", type=_number(float, 0), default=None, metavar="SECONDS",
+                       help="last execution times move at most this often (default: 0 documented, 1800 current)")
     serve.add_argument("--latency", type=_number(float, 0), default=0.0, metavar="SECONDS", help="added to every query")
     serve.add_argument("--fault-rate", type=_number(float, 0, 1), default=0.0, metavar="F", help="share of /api requests that fail")
     serve.add_argument("--fault-kinds", type=_kinds, default=FAULT_KINDS, help="503,429,drop (default all)")
@@ -115,6 +120,16 @@ def _log_config(level: str, access_log: bool) -> dict[str, Any]:
     }
 
 
+def knobs_from(args: argparse.Namespace) -> Knobs:
+    """The startup knobs (what ``POST /_local/knobs/reset`` returns to); dialect defaults fill gaps."""
+    granularity = args.last_execution_granularity
+    if granularity is None:
+        granularity = DIALECTS[args.dialect].last_execution_granularity_seconds
+    return Knobs(latency_seconds=args.latency, fault_rate=args.fault_rate, fault_kinds=args.fault_kinds,
+                 rate_limit_per_minute=args.rate_limit, list_page_size=args.list_page_size,
+                 last_execution_granularity_seconds=granularity)
+
+
 def serve(args: argparse.Namespace) -> int:
     from .app import ServerConfig, build_state, create_app
     from .auth import parse_key_spec
@@ -125,8 +140,7 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    knobs = Knobs(latency_seconds=args.latency, fault_rate=args.fault_rate, fault_kinds=args.fault_kinds,
-                  rate_limit_per_minute=args.rate_limit)
+    knobs = knobs_from(args)
     config = ServerConfig(
         data_dir=args.data, host=args.host, port=args.port, api_keys=keys, project_id=args.project_id,
         demo=args.demo, events=args.events, seed=args.seed, workers=args.workers, dialect=args.dialect,

@@ -1,10 +1,12 @@
 """Request parsing and response shaping per API dialect: the one place they differ.
 
 The ``documented`` dialect (the reference page; see ``shared/api-contract.md``) is
-implemented here completely. A ``current`` dialect (PostHog as deployed today) will be a
-second :class:`Dialect` subclass overriding these methods: run bodies with ``variables``,
-three refresh modes, paginated lists, ``data_freshness_seconds``, soft delete and so on.
-Handlers never look at field names of a body or a response themselves.
+implemented here completely. The ``current`` dialect (PostHog as deployed today) is the
+:class:`~.dialect_current.CurrentDialect` subclass, which overrides these methods: run
+bodies with ``variables``, three refresh modes, paginated lists, ``data_freshness_seconds``,
+soft delete and so on. Handlers never look at field names of a body or a response
+themselves; they ask the dialect (``state.dialect``) and follow its flags
+(``hard_delete``, ``version_on_retrieve``, ``version_detail_route``).
 """
 
 from __future__ import annotations
@@ -40,9 +42,24 @@ class EndpointView:
     materialization: MaterializationRow | None
 
 
+@dataclass(frozen=True)
+class Page:
+    """Which slice of a list to answer: everything (``limit`` None) or one page of it."""
+
+    offset: int = 0
+    limit: int | None = None
+    url: str = ""  # this request's absolute URL, for next/previous links
+    params: tuple[tuple[str, str], ...] = ()  # this request's query parameters, in order
+
+    def slice(self, items: list[Any]) -> list[Any]:
+        return items[self.offset:] if self.limit is None else items[self.offset:self.offset + self.limit]
+
+
 @dataclass
 class RunRequest:
-    refresh: str = "blocking"
+    refresh: str = "blocking"  # one of REFRESH_MODES (a dialect maps its own names onto them)
+    direct: bool = False  # read the query even where a materialized table exists (current: refresh=direct)
+    debug: bool = False  # current: show debug fields (cache_key) in the result
     client_query_id: str | None = None
     variables_values: dict[str, Any] = field(default_factory=dict)
     variables_override: dict[str, Any] = field(default_factory=dict)
@@ -95,7 +112,12 @@ class Dialect:
     """The documented dialect. Subclass and override to add another."""
 
     name = "documented"
-    hard_delete = True
+    hard_delete = True  # False: soft delete, the name is free again at once
+    version_on_retrieve = False  # True: GET {name}/?version=N answers that version
+    version_detail_route = True  # False: versions/{n}/ does not exist (404)
+    variables_attr = "variables_values"  # the body field an unknown variable is blamed on
+    cache_field = "cache_age_seconds"  # how the endpoint JSON names its cache setting
+    last_execution_granularity_seconds = 0.0  # default of the knob: exact last execution times
 
     # -- endpoint bodies ---------------------------------------------------------------------
     def parse_endpoint_body(self, body: dict[str, Any], *, create: bool) -> dict[str, Any]:
@@ -157,7 +179,7 @@ class Dialect:
             "description": row.description,
             "query": view.version.query,
             "is_active": row.is_active,
-            "cache_age_seconds": int(age) if age is not None and float(age).is_integer() else age,
+            self.cache_field: int(age) if age is not None and float(age).is_integer() else age,
             "is_materialized": mat is not None,
             "materialization": materialization,
             "current_version": row.current_version,
@@ -172,10 +194,16 @@ class Dialect:
             "derived_from_insight": None,
         }
 
-    def list_json(self, items: list[dict[str, Any]]) -> Any:
+    # -- lists and versions ------------------------------------------------------------------
+    def page(self, params: list[tuple[str, str]], url: str, default_size: int) -> Page:
+        """The slice of a list a request asks for: the documented dialect lists everything."""
+        return Page()
+
+    def list_json(self, items: list[dict[str, Any]], *, count: int, page: Page) -> Any:
         return {"results": items}
 
-    def version_json(self, version: VersionRow) -> dict[str, Any]:
+    def version_json(self, version: VersionRow, view: EndpointView, base_url: str) -> dict[str, Any]:
+        """One version (``view``: the endpoint seen at that version, for dialects that show it)."""
         return {
             "id": version.id,
             "version": version.version,
@@ -185,8 +213,9 @@ class Dialect:
             "created_by": user_json(version.created_by),
         }
 
-    def versions_json(self, versions: list[VersionRow]) -> Any:
-        return [self.version_json(v) for v in versions]
+    def versions_json(self, items: list[dict[str, Any]], *, count: int, page: Page) -> Any:
+        """The versions list (items made by :meth:`version_json`): a plain array here."""
+        return items
 
     # -- runs --------------------------------------------------------------------------------
     def parse_version(self, value: Any) -> int | None:
@@ -247,6 +276,11 @@ class Dialect:
             raise errors.validation_error("offset needs limit: send both to page through results.", "offset")
         return req
 
+    def check_run(self, req: RunRequest, *, materialized: bool) -> None:
+        """Refusals that need the endpoint (after its version is known, before the variables)."""
+        if req.query_override:
+            raise errors.validation_error("Query override is not supported for HogQL queries", "query_override")
+
     def _filters(self, filters: Any) -> dict[str, Any] | None:
         if filters is None:
             return None
@@ -270,9 +304,9 @@ class Dialect:
         return {k: filters.get(k) for k in ("date_from", "date_to", "properties") if filters.get(k) is not None}
 
     def run_result_json(
-        self, core: dict[str, Any], *, name: str, version: VersionRow, is_cached: bool
+        self, core: dict[str, Any], *, name: str, version: VersionRow, is_cached: bool, req: RunRequest | None = None
     ) -> dict[str, Any]:
-        """The RunResult for ``core`` (what the cache holds) in this dialect's names."""
+        """The RunResult for ``core`` (what the cache holds) in this dialect's names (``req``: the request)."""
         last_refresh = core.get("last_refresh")
         out: dict[str, Any] = {
             "results": core.get("results"),
@@ -305,7 +339,10 @@ class Dialect:
         return {"query_status": query_status}
 
 
-DIALECTS: dict[str, type[Dialect]] = {"documented": Dialect}
+# The registry sits below both classes: dialect_current imports this module's names.
+from .dialect_current import CurrentDialect  # noqa: E402
+
+DIALECTS: dict[str, type[Dialect]] = {"documented": Dialect, "current": CurrentDialect}
 
 
 def get_dialect(name: str) -> Dialect:

@@ -9,6 +9,9 @@
   can age cached results past ``cache_age_seconds`` without waiting.
 * Rate limit: DRF-style sliding window per key: N requests per minute, then 429
   "Request was throttled. Expected available in N seconds." (no ``Retry-After``).
+* List page size: the default page of paginated lists (current dialect); small values make
+  a client follow several pages. Last execution granularity: how often an endpoint's last
+  execution time may move (0 = every run; the current dialect starts at 1800 s).
 
 Knobs change at runtime through ``POST /_local/knobs``; see :meth:`KnobsHolder.update`.
 """
@@ -39,6 +42,7 @@ class Knobs:
     last_execution_granularity_seconds: float = 0.0
     # Added to "now" when judging cache freshness, so tests can age a cache without waiting.
     clock_offset_seconds: float = 0.0
+    list_page_size: int = 100  # DRF's PAGE_SIZE in PostHog
 
     def latency_for(self, endpoint: str) -> float:
         return self.latency_by_endpoint.get(endpoint, self.latency_seconds)
@@ -91,6 +95,8 @@ def parse_knobs(base: Knobs, changes: dict[str, Any]) -> Knobs:
             out[name] = None if value is None else int(_number(name, value, minimum=1))
         elif name in ("last_execution_granularity_seconds", "clock_offset_seconds"):
             out[name] = _number(name, value)
+        elif name == "list_page_size":
+            out[name] = int(_number(name, value, minimum=1, maximum=1000))
         else:
             raise ValueError(f"unknown knob {name!r}; known: {sorted(Knobs.__dataclass_fields__)}")
     return replace(base, **out)

@@ -131,6 +131,7 @@ class LocalServer:
         host: str = "127.0.0.1",
         startup_timeout: float = 180.0,
         env: dict[str, str] | None = None,
+        dialect: str = "documented",
     ) -> None:
         self.data_dir = Path(data_dir)
         self.api_key = api_key
@@ -142,6 +143,7 @@ class LocalServer:
         self.host = host
         self.startup_timeout = startup_timeout
         self.env = env
+        self.dialect = dialect
         self.url: str = ""
         self.process: subprocess.Popen[str] | None = None
         self._control: ServerControl | None = None
@@ -181,6 +183,8 @@ class LocalServer:
             cmd += ["--events", str(self.events)]
         if self.seed is not None:
             cmd += ["--seed", str(self.seed)]
+        if self.dialect != "documented":
+            cmd += ["--dialect", self.dialect]
         return cmd + self.extra_args
 
     def start(self) -> LocalServer:

@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from . import errors, timefmt
 from .auth import READ, WRITE
-from .dialect import NAME_RE
+from .dialect import NAME_RE, Page
 from .routing import Ctx, api, json_response
 
 SIX_MONTHS_SECONDS = 183 * 86400
@@ -32,8 +32,22 @@ async def list_endpoints(ctx: Ctx) -> Response:
         raise errors.validation_error("created_by must be a user id (integer).", "created_by") from None
     state = ctx.state
     rows = state.store.list_endpoints(ctx.project_id, is_active=_bool_param(ctx, "is_active"), created_by=created_by)
-    items = [state.dialect.endpoint_json(state.catalog.view(r), ctx.base_url) for r in rows]
-    return json_response(state.dialect.list_json(items))
+    page = _page(ctx)
+    items = [state.dialect.endpoint_json(state.catalog.view(r), ctx.base_url) for r in page.slice(rows)]
+    return json_response(state.dialect.list_json(items, count=len(rows), page=page))
+
+
+def _page(ctx: Ctx) -> Page:
+    return ctx.state.dialect.page(
+        list(ctx.request.query_params.multi_items()), ctx.url, ctx.state.knobs.current.list_page_size
+    )
+
+
+def _version_number(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.validation_error(f"Invalid version parameter: {raw}", "version") from None
 
 
 @api(WRITE)
@@ -45,8 +59,17 @@ async def create_endpoint(ctx: Ctx) -> Response:
 
 @api(READ)
 async def retrieve_endpoint(ctx: Ctx) -> Response:
-    row = ctx.state.catalog.get(ctx.project_id, ctx.request.path_params["name"])
-    return json_response(ctx.state.dialect.endpoint_json(ctx.state.catalog.view(row), ctx.base_url))
+    """The endpoint; with ``?version=N`` on the current dialect, the endpoint seen at that version."""
+    state = ctx.state
+    row = state.catalog.get(ctx.project_id, ctx.request.path_params["name"])
+    raw = ctx.request.query_params.get("version")
+    if state.dialect.version_on_retrieve and raw is not None:
+        number = _version_number(raw)
+        version = state.store.get_version(row.id, number)
+        if version is None:
+            raise errors.PlainError(404, {"error": f"Version {number} not found"})
+        return json_response(state.dialect.version_json(version, state.catalog.view(row, version), ctx.base_url))
+    return json_response(state.dialect.endpoint_json(state.catalog.view(row), ctx.base_url))
 
 
 @api(WRITE)
@@ -57,10 +80,7 @@ async def update_endpoint(ctx: Ctx) -> Response:
     body = await ctx.json_object(allow_empty=True)
     version_param = ctx.request.query_params.get("version")
     if version_param is not None:
-        try:
-            number = int(version_param)
-        except ValueError:
-            raise errors.validation_error(f"Invalid version parameter: {version_param}", "version") from None
+        number = _version_number(version_param)
         version = state.store.get_version(row.id, number)
         if version is None:
             raise errors.PlainError(404, {"error": f"Version {number} not found"})
@@ -70,7 +90,7 @@ async def update_endpoint(ctx: Ctx) -> Response:
                 raise errors.validation_error("Must be a boolean", "is_active")
             state.store.set_version_active(row.id, number, is_active)
             version = state.store.get_version(row.id, number) or version
-        return json_response(state.dialect.version_json(version))
+        return json_response(state.dialect.version_json(version, state.catalog.view(row, version), ctx.base_url))
     fields = state.dialect.parse_endpoint_body(body, create=False)
     view = state.catalog.update(row, fields, ctx.key.user_id)
     return json_response(state.dialect.endpoint_json(view, ctx.base_url))
@@ -79,24 +99,30 @@ async def update_endpoint(ctx: Ctx) -> Response:
 @api(WRITE)
 async def delete_endpoint(ctx: Ctx) -> Response:
     row = ctx.state.catalog.get(ctx.project_id, ctx.request.path_params["name"])
-    ctx.state.catalog.delete(row)
+    ctx.state.catalog.delete(row, hard=ctx.state.dialect.hard_delete)
     return Response(status_code=204)
 
 
 @api(READ)
 async def list_versions(ctx: Ctx) -> Response:
-    row = ctx.state.catalog.get(ctx.project_id, ctx.request.path_params["name"])
-    return json_response(ctx.state.dialect.versions_json(ctx.state.store.list_versions(row.id)))
+    state = ctx.state
+    row = state.catalog.get(ctx.project_id, ctx.request.path_params["name"])
+    versions, page = state.store.list_versions(row.id), _page(ctx)
+    items = [state.dialect.version_json(v, state.catalog.view(row, v), ctx.base_url) for v in page.slice(versions)]
+    return json_response(state.dialect.versions_json(items, count=len(versions), page=page))
 
 
 @api(READ)
 async def version_detail(ctx: Ctx) -> Response:
-    row = ctx.state.catalog.get(ctx.project_id, ctx.request.path_params["name"])
+    state = ctx.state
+    if not state.dialect.version_detail_route:
+        raise errors.not_found()  # PostHog today has no such route: Django's plain 404
+    row = state.catalog.get(ctx.project_id, ctx.request.path_params["name"])
     raw = ctx.request.path_params["version"]
-    version = ctx.state.store.get_version(row.id, int(raw)) if raw.isdigit() else None
+    version = state.store.get_version(row.id, int(raw)) if raw.isdigit() else None
     if version is None:
         raise errors.PlainError(404, {"error": f"Version {raw} not found"})
-    return json_response(ctx.state.dialect.version_json(version))
+    return json_response(state.dialect.version_json(version, state.catalog.view(row, version), ctx.base_url))
 
 
 @api(READ)

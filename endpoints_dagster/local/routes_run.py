@@ -22,4 +22,6 @@ async def run_get(ctx: Ctx) -> Response:
 
 @api(READ)
 async def run_post(ctx: Ctx) -> Response:
-    return await _run(ctx, await ctx.json_object(allow_empty=True))
+    body = await ctx.json_object(allow_empty=True)
+    ctx.state.stats.count_run_fields(body)  # before parsing: refused bodies count too
+    return await _run(ctx, body)

@@ -51,6 +51,11 @@ class Ctx:
         url = self.request.url
         return f"{url.scheme}://{url.netloc}"
 
+    @property
+    def url(self) -> str:
+        """This request's absolute URL without its query, with the canonical trailing slash."""
+        return f"{self.base_url}{self.request.url.path.rstrip('/')}/"
+
     async def json(self) -> Any:
         """The parsed body (``None`` when empty)."""
         return await read_json(self.request, self.state.config.max_body_bytes)

@@ -1,8 +1,9 @@
 """One run of an endpoint: version, variables, cache, refresh mode, then the runner.
 
 Checks run in PostHog's order: the endpoint (404 when missing or inactive, for every
-version), the version (404 with ``current_version`` / 400 inactive), ``query_override``
-(400 for HogQL), then variables (400 naming unknown ones). Variable values resolve as
+version), the version (404 with ``current_version`` / 400 inactive), the dialect's
+refusals (``Dialect.check_run``: ``query_override``; on the current dialect also
+``filters_override`` and ``direct``), then variables (400 naming unknown ones). Variable values resolve as
 ``variables_values[code_name]`` > ``variables_override[variableId].value`` > saved value.
 
 Refresh modes ("fresh" = younger than ``cache_age_seconds``, 6 h by default):
@@ -75,7 +76,8 @@ class RunService:
         return version
 
     @staticmethod
-    def resolve_variables(version: VersionRow, req: RunRequest) -> dict[str, Any]:
+    def resolve_variables(version: VersionRow, req: RunRequest, attr: str = "variables_values") -> dict[str, Any]:
+        """Saved values overridden by the request's; ``attr`` is the field an unknown name is blamed on."""
         saved = saved_variables(version.query)
         by_id = version.query.get("variables") or {}
         unknown_ids = sorted(v for v in req.variables_override if v not in by_id)
@@ -83,7 +85,7 @@ class RunService:
             raise errors.validation_error(f"Unknown variable(s): {', '.join(unknown_ids)}", "variables_override")
         unknown = sorted(k for k in req.variables_values if k not in saved)
         if unknown:
-            raise errors.validation_error(f"Unknown variable(s): {', '.join(unknown)}", "variables_values")
+            raise errors.validation_error(f"Unknown variable(s): {', '.join(unknown)}", attr)
         values = {code: spec.get("value") for code, spec in saved.items()}
         for variable_id, spec in req.variables_override.items():
             if "value" in spec:
@@ -95,9 +97,9 @@ class RunService:
     async def run(self, project_id: int, name: str, req: RunRequest, key: KeyRow) -> RunAnswer:
         row = self._endpoint(project_id, name)
         version = self._version(row, req.version)
-        if req.query_override:
-            raise errors.validation_error("Query override is not supported for HogQL queries", "query_override")
-        values = self.resolve_variables(version, req)
+        mat = self._store.get_materialization(row.id, version.version)
+        self._dialect.check_run(req, materialized=mat is not None)
+        values = self.resolve_variables(version, req, self._dialect.variables_attr)
         saved = {code: spec.get("value") for code, spec in saved_variables(version.query).items()}
 
         if req.client_query_id is not None and req.refresh != "force_cache":  # force_cache never waits
@@ -110,8 +112,8 @@ class RunService:
                     )
                 return await self._answer_task(existing, wait=req.refresh in SYNC_MODES)
 
-        mat = self._store.get_materialization(row.id, version.version)
-        use_mat = mat is not None and mat.status == "Completed" and not req.filters_override and values == saved
+        use_mat = (mat is not None and mat.status == "Completed" and not req.filters_override and values == saved
+                   and not req.direct)
         key_ = cache_key(
             project_id=project_id, endpoint_id=row.id, version=version.version, variables=values,
             filters=req.filters_override, limit=req.limit, offset=req.offset, materialized=use_mat,
@@ -127,7 +129,7 @@ class RunService:
                 req.refresh == "force_cache"
                 or self._cache.is_fresh(hit[1], row.cache_age_seconds, factor=factor, now=timefmt.now() + clock_offset)
             ):
-                body = self._dialect.run_result_json(hit[0], name=row.name, version=version, is_cached=True)
+                body = self._dialect.run_result_json(hit[0], name=row.name, version=version, is_cached=True, req=req)
                 return RunAnswer(200, body)
         if req.refresh == "force_cache":
             body = self._dialect.cache_miss_json(key_, name=row.name, version=version, limit=req.limit, offset=req.offset)
@@ -186,6 +188,6 @@ class RunService:
                 "endpoint_materialized": table is not None, "endpoint_materialized_at": materialized_at,
             }
             cache.put(key_, project_id=row.project_id, endpoint_id=row.id, core=core)
-            return dialect.run_result_json(core, name=row.name, version=version, is_cached=False)
+            return dialect.run_result_json(core, name=row.name, version=version, is_cached=False, req=req)
 
         return compute

@@ -27,8 +27,7 @@ from typing import Any
 import orjson
 
 from . import timefmt
-from .store_schema import SCHEMA
-
+from .store_schema import ADDED_COLUMNS, SCHEMA
 
 
 class DuplicateName(Exception):
@@ -118,6 +117,9 @@ class Store:
         self._db.execute("PRAGMA busy_timeout=5000")
         with self._lock:
             self._db.executescript(SCHEMA)
+            for table, column, kind in ADDED_COLUMNS:
+                if column not in {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -176,7 +178,7 @@ class Store:
         ]
 
     def endpoint_projects(self) -> set[int]:
-        return {r[0] for r in self._all("SELECT DISTINCT project_id FROM endpoints")}
+        return {r[0] for r in self._all("SELECT DISTINCT project_id FROM endpoints WHERE deleted_at IS NULL")}
 
     # -- endpoints and versions -------------------------------------------------------------
     def create_endpoint(
@@ -203,7 +205,10 @@ class Store:
         return endpoint, version
 
     def get_endpoint(self, project_id: int, name: str) -> EndpointRow | None:
-        row = self._one(f"SELECT {_ENDPOINT_COLS} FROM endpoints WHERE project_id = ? AND name = ?", (project_id, name))
+        row = self._one(
+            f"SELECT {_ENDPOINT_COLS} FROM endpoints WHERE project_id = ? AND name = ? AND deleted_at IS NULL",
+            (project_id, name),
+        )
         return _endpoint(row) if row else None
 
     def get_endpoint_by_id(self, endpoint_id: str) -> EndpointRow | None:
@@ -213,7 +218,7 @@ class Store:
     def list_endpoints(
         self, project_id: int, *, is_active: bool | None = None, created_by: int | None = None
     ) -> list[EndpointRow]:
-        sql = f"SELECT {_ENDPOINT_COLS} FROM endpoints WHERE project_id = ?"
+        sql = f"SELECT {_ENDPOINT_COLS} FROM endpoints WHERE project_id = ? AND deleted_at IS NULL"
         params: list[Any] = [project_id]
         if is_active is not None:
             sql += " AND is_active = ?"
@@ -267,6 +272,17 @@ class Store:
     def delete_endpoint(self, endpoint_id: str) -> None:
         """Hard delete; versions, materialization rows and cache entries go with it (cascade)."""
         self._exec("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))
+
+    def soft_delete_endpoint(self, endpoint_id: str) -> None:
+        """Hide an endpoint from every route and free its name (PostHog's soft delete).
+
+        The row keeps its versions and history; its name gets a suffix no live name can have
+        (``#`` is outside the name rule), so ``UNIQUE (project_id, name)`` lets the name be reused.
+        """
+        self._exec(
+            "UPDATE endpoints SET deleted_at = ?, name = name || '#deleted-' || id WHERE id = ? AND deleted_at IS NULL",
+            (timefmt.now(), endpoint_id),
+        )
 
     def touch_last_executed(self, endpoint_id: str, ts: float, granularity_seconds: float) -> None:
         """Record an API-key execution; with a granularity, only when the last one is older."""

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS endpoints (
     updated_at REAL NOT NULL,
     created_by INTEGER,
     last_executed_at REAL,
+    deleted_at REAL,
     UNIQUE (project_id, name)
 );
 CREATE TABLE IF NOT EXISTS versions (
@@ -74,3 +75,7 @@ CREATE TABLE IF NOT EXISTS executions (
 CREATE INDEX IF NOT EXISTS executions_by_query ON executions (project_id, client_query_id);
 CREATE INDEX IF NOT EXISTS cache_by_endpoint ON cache_entries (endpoint_id);
 """
+
+# Columns added after the first release: (table, column, type). Added to older data folders
+# at startup, since CREATE TABLE IF NOT EXISTS leaves an existing table as it was.
+ADDED_COLUMNS = (("endpoints", "deleted_at", "REAL"),)
