@@ -160,13 +160,15 @@ class DialectState:
 
     def may_switch(self, used: Dialect, error: PostHogEndpointsError) -> bool:
         """Whether a refused request should be resent once in the other dialect: a documented one
-        refused as a dialect, or a current one built only from another client's memory that the
-        server refuses in documented words (the server at that address changed)."""
+        refused as a dialect, or a current one the server refuses in documented words while that
+        dialect was only a guess (a current refresh name before any evidence) or another client's
+        memory (the server at that address changed)."""
         if self.mode != "auto":
             return False
         if used is DOCUMENTED:
             return is_dialect_refusal(error)
-        return (used is CURRENT and self._from_memory and error.status_code == 400
+        guessed = self._from_memory or not self._known
+        return (used is CURRENT and guessed and error.status_code == 400
                 and bool(_DOCUMENTED_REFUSAL.search(error.detail or "")))
 
     def switch_after_refusal(self, error: PostHogEndpointsError) -> Dialect:

@@ -19,9 +19,15 @@ import dagster as dg
 #: fails at definition load, not in the middle of a run.
 ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]{0,127}$")
 
-#: Refresh modes of the documented dialect. `force_async` is the asset default: it always
-#: computes fresh data and keeps no HTTP request open while the query runs.
-REFRESH_MODES = ("blocking", "async", "lazy_async", "force_blocking", "force_async", "force_cache")
+#: Refresh modes an asset may ask for: the documented dialect's six, then PostHog today's three
+#: (`cache`, `force`, `direct`). The client maps each onto the dialect the server speaks (see
+#: `endpoints_dagster.dialects`): on PostHog today the async modes run synchronously and
+#: `force_cache` is refused; on a documented server `cache`/`force` are `blocking`/`force_blocking`
+#: and `direct` is refused. `force_async` is the asset default: it always computes fresh data and,
+#: where the server offers async runs, keeps no HTTP request open while the query runs.
+REFRESH_MODES = (
+    "blocking", "async", "lazy_async", "force_blocking", "force_async", "force_cache", "cache", "force", "direct",
+)
 
 
 @dataclass(frozen=True)

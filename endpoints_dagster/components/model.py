@@ -23,7 +23,9 @@ from ..specs import REFRESH_MODES
 from ..translator import DEFAULT_GROUP, DEFAULT_KEY_PREFIX
 from .plan import PARTITION_END, PARTITION_KEY, PARTITION_START, EndpointOverride, EndpointSelection
 
-RefreshMode = Literal["blocking", "async", "lazy_async", "force_blocking", "force_async", "force_cache"]
+RefreshMode = Literal[
+    "blocking", "async", "lazy_async", "force_blocking", "force_async", "force_cache", "cache", "force", "direct"
+]
 assert set(RefreshMode.__args__) == set(REFRESH_MODES)  # type: ignore[attr-defined]
 
 

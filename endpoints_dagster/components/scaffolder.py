@@ -35,6 +35,7 @@ attributes:
   # Settings for every endpoint asset.
   defaults:
     refresh: force_async      # blocking | async | lazy_async | force_blocking | force_async | force_cache
+                              # (PostHog today: cache | force | direct; the others are mapped onto them)
     group: posthog
     key_prefix: [posthog]
     max_concurrency: 8

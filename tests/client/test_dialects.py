@@ -437,6 +437,16 @@ def test_a_remembered_current_dialect_the_server_refuses_in_documented_words_swi
     assert client.dialect == "current"
 
 
+def test_a_current_refresh_name_guessed_wrong_is_resent_documented_once(client, api):
+    refusal = {"type": "validation_error", "code": "invalid_input", "attr": "refresh",
+               "detail": "refresh must be one of blocking, async, lazy_async, force_blocking, force_async, force_cache"}
+    post = api.post(RUN).respond(400, json=refusal)
+    get = api.get(RUN).respond(json=run_json([[1]]))  # blocking, nothing else: the documented plain GET
+    assert client.run_endpoint("daily_signups", refresh="cache").row_count == 1
+    assert body(post.calls.last)["refresh"] == "cache" and post.call_count == get.call_count == 1
+    assert client.dialect == "documented"
+
+
 def test_a_fixed_documented_client_never_switches(fake_time, api):
     client = make_client(fake_time, api_dialect="documented")
     route = api.post(RUN).respond(400, json={"detail": "Extra inputs are not permitted", "attr": "variables_values"})
