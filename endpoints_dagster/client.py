@@ -18,12 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
 
+from ._cancel_watch import cancel_when_set
 from ._catalog import CatalogRoutes
 from ._dialect_state import DialectState
 from ._http import HttpSession, Request
@@ -38,6 +40,7 @@ from ._names import (
 )
 from ._polling import UNSET, RunArgs, Runner, cancel_quietly, default_sleep
 from ._retry import RetryPolicy
+from .errors import PostHogEndpointsError, QueryCancelledError
 from .models import Endpoint, QueryStatus, RunResult, last_execution_times_from_api
 
 __all__ = ["EndpointsClient"]
@@ -104,6 +107,8 @@ class EndpointsClient(CatalogRoutes):
         self.max_rows = None if max_rows is None else check_int("max_rows (None for no guard)", max_rows, 1)
         self.page_size = check_int("page_size", page_size, 1, MAX_PAGE_SIZE)
         self._logger = logger or logging.getLogger("endpoints_dagster.client")
+        self._cancel_lock = threading.Lock()
+        self._cancelled: set[str] = set()
         self._dialects = DialectState(api_dialect, host=self._host, logger=self._logger, project_id=self._project_id)
         # Test hooks: waits and the monotonic clock are looked up on each use.
         self._sleep: Callable[..., bool] = default_sleep
@@ -231,6 +236,19 @@ class EndpointsClient(CatalogRoutes):
         self._cancel(query_id)
 
     def _cancel(self, query_id: str, *, endpoint: str | None = None, timeout: float | None = None) -> None:
+        # One DELETE per query: the run's own cancel and the watcher of an open request may both try.
+        with self._cancel_lock:
+            if query_id in self._cancelled:
+                return
+            self._cancelled.add(query_id)
+        try:
+            self._send_cancel(query_id, endpoint=endpoint, timeout=timeout)
+        except BaseException:
+            with self._cancel_lock:
+                self._cancelled.discard(query_id)  # not reached PostHog: a later attempt may try again
+            raise
+
+    def _send_cancel(self, query_id: str, *, endpoint: str | None, timeout: float | None) -> None:
         request = Request(
             "DELETE", self._query_path(query_id), "cancel", endpoint=endpoint, query_id=query_id,
             ok=(200, 202, 204), timeout=timeout,
@@ -283,7 +301,8 @@ class EndpointsClient(CatalogRoutes):
                 client's ``max_rows``; ``None`` removes the guard.
             timeout: deadline in seconds for the whole call (client's ``run_timeout`` if omitted or None).
             on_progress: called with each :class:`QueryStatus` polled while an async query runs.
-            cancel_event: set it (from another thread) to cancel the run and the remote query.
+            cancel_event: set it (from another thread) to cancel the run and the remote query, also
+                while the run request itself is still open (a synchronous run).
 
         Example::
 
@@ -309,6 +328,20 @@ class EndpointsClient(CatalogRoutes):
             on_progress=on_progress,
             cancel_event=cancel_event,
         )
-        return runner.run(
-            refresh=refresh, version=version, client_query_id=client_query_id, limit=limit, offset=offset
-        )
+        if cancel_event is not None and client_query_id is None:
+            client_query_id = uuid.uuid4().hex  # known here, so an open request can be cancelled by it
+        query_id = client_query_id
+
+        def stop() -> None:
+            self._cancel_quietly(query_id, name, "the caller cancelled the run")
+
+        with cancel_when_set(cancel_event, stop):
+            try:
+                return runner.run(
+                    refresh=refresh, version=version, client_query_id=client_query_id, limit=limit, offset=offset
+                )
+            except PostHogEndpointsError as exc:
+                if cancel_event is None or not cancel_event.is_set() or isinstance(exc, QueryCancelledError):
+                    raise
+                # The caller cancelled: whatever the stopped query answered is the consequence, not the news.
+                raise QueryCancelledError(endpoint=name, query_id=query_id) from exc

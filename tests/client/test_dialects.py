@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from client_fakes import BASE, HOST, KEY, PROJECT, endpoint_json, make_client, r
 
 from endpoints_dagster.client import EndpointsClient
 from endpoints_dagster.dialects import DATA_FRESHNESS_SECONDS
-from endpoints_dagster.errors import InvalidRequestError, TooManyRowsError
+from endpoints_dagster.errors import InvalidRequestError, QueryCancelledError, TooManyRowsError
 
 RUN = f"{BASE}daily_signups/run/"
 CURRENT_FIELDS = {"client_query_id", "debug", "filters_override", "limit", "offset", "refresh", "variables", "version"}
@@ -445,6 +446,26 @@ def test_a_current_refresh_name_guessed_wrong_is_resent_documented_once(client, 
     assert client.run_endpoint("daily_signups", refresh="cache").row_count == 1
     assert body(post.calls.last)["refresh"] == "cache" and post.call_count == get.call_count == 1
     assert client.dialect == "documented"
+
+
+def test_cancelling_during_an_open_synchronous_run_stops_the_query_by_its_id(current, api):
+    """Dagster's termination sets the event while the worker thread still waits for the answer."""
+    deleted = threading.Event()
+    cancel = api.delete(url__regex=rf"{BASE.replace('endpoints/', '')}query/.+/").mock(
+        side_effect=lambda request: deleted.set() or httpx.Response(200, json={"message": "Query task revoked"}))
+
+    def hold(request: httpx.Request) -> httpx.Response:  # PostHog answers once the query is killed
+        assert deleted.wait(10), "the open run was not cancelled"
+        return httpx.Response(400, json={"type": "validation_error", "code": "query_cancelled",
+                                         "detail": "Query cancelled", "attr": None})
+
+    run = api.post(RUN).mock(side_effect=hold)
+    event = threading.Event()
+    threading.Timer(0.2, event.set).start()
+    with pytest.raises(QueryCancelledError):
+        current.run_endpoint("daily_signups", cancel_event=event)
+    sent_id = body(run.calls.last)["client_query_id"]
+    assert cancel.call_count == 1 and cancel.calls.last.request.url.path.endswith(f"/query/{sent_id}/")
 
 
 def test_a_fixed_documented_client_never_switches(fake_time, api):
