@@ -1,10 +1,17 @@
-"""Endpoint assets materialized with Dagster against the local server, over real HTTP."""
+"""Endpoint assets materialized with Dagster against the local server, over real HTTP.
+
+Every test runs against both API dialects (``local_server`` is overridden with the parametrized
+``any_dialect_server``): the documented one and PostHog as deployed today (``current``, strict).
+The resource keeps its default ``api_dialect="auto"``, so on the current server the client finds
+out by itself, as it would against real PostHog.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import dagster as dg
+import httpx
 import pandas as pd
 import pytest
 
@@ -16,6 +23,11 @@ from endpoints_dagster import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def local_server(any_dialect_server):
+    return any_dialect_server
 
 
 @pytest.fixture
@@ -48,14 +60,14 @@ def materialization(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dg.A
     return event
 
 
-def test_rows_land_as_a_typed_dataframe(posthog, local_client):
+def test_rows_land_as_a_typed_dataframe(posthog, local_server, local_client, run_body):
     assets = build_endpoint_assets([EndpointSpec("revenue_by_country", variables={"plan": "pro"})])
     result = materialize(assets, posthog)
     frame: pd.DataFrame = result.asset_value(dg.AssetKey(["posthog", "revenue_by_country"]))
 
     # The same endpoint read directly over HTTP (no Dagster, no client) gives the same rows.
     direct = local_client.post(
-        "endpoints/revenue_by_country/run/", json={"variables_values": {"plan": "pro"}, "limit": 1000}
+        "endpoints/revenue_by_country/run/", json=run_body(local_server, {"plan": "pro"}, limit=1000)
     ).json()
     assert list(frame.columns) == direct["columns"] == ["country", "purchases", "revenue"]
     assert sorted(map(tuple, frame.astype(object).values.tolist())) == sorted(map(tuple, direct["results"]))
@@ -81,9 +93,12 @@ def test_materialization_metadata(posthog, local_server):
     assert md["posthog/version"].value >= 1
     assert md["posthog/is_cached"].value is False  # force_async always computes
     assert md["posthog/refresh"].value == "force_async"
-    assert md["posthog/query_id"].value
+    assert md["posthog/query_id"].value  # sent on both dialects, so the run can be cancelled by it
     assert md["posthog/total_duration_s"].value >= 0
-    assert md["posthog/server_duration_s"].value >= 0
+    if local_server.dialect == "documented":
+        assert md["posthog/server_duration_s"].value >= 0  # from the async query's status
+    else:
+        assert "posthog/server_duration_s" not in md  # synchronous runs report no server timing
     assert isinstance(md["posthog/last_refresh"].value, float)
     assert md["posthog/url"].value.startswith(local_server.url) and "top_events" in md["posthog/url"].value
     assert md["posthog/variables"].value == {"min_count": 10}
@@ -108,14 +123,14 @@ def test_daily_partition_window_becomes_variables(posthog):
     assert frame["signups"].iloc[0] > 0
 
 
-def test_static_partition_key_becomes_a_variable(posthog, local_client):
+def test_static_partition_key_becomes_a_variable(posthog, local_server, local_client, run_body):
     plans = dg.StaticPartitionsDefinition(["starter", "pro"])
     key = dg.AssetKey(["posthog", "revenue_by_country"])
     assets = build_endpoint_assets(
         [EndpointSpec("revenue_by_country", partitions_def=plans, partition_variables=PartitionVariables(key="plan"))]
     )
     frame = materialize(assets, posthog, partition_key="starter").asset_value(key)
-    direct = local_client.post("endpoints/revenue_by_country/run/", json={"variables_values": {"plan": "starter"}}).json()
+    direct = local_client.post("endpoints/revenue_by_country/run/", json=run_body(local_server, {"plan": "starter"})).json()
     assert sorted(frame["revenue"].tolist()) == sorted(row[2] for row in direct["results"])
 
 
@@ -209,3 +224,59 @@ def test_subset_selection_runs_only_selected(posthog, server_control, endpoint_f
     result = materialize(build_endpoint_assets([a, b]), posthog, selection=[dg.AssetKey(["posthog", a])])
     assert result.success
     assert {e["endpoint"] for e in server_control.executions()} == {a}
+
+
+def test_every_row_lands_although_the_server_cuts_at_100_without_a_limit(posthog, local_server, local_client, endpoint_factory):
+    name = endpoint_factory("SELECT number AS n FROM numbers(250) ORDER BY n")
+    frame = materialize(build_endpoint_assets([name]), posthog).asset_value(dg.AssetKey(["posthog", name]))
+    assert frame["n"].tolist() == list(range(250))
+
+    # Asked without a limit, both dialects answer the first 100 rows; only the documented one says so.
+    cut = local_client.post(f"endpoints/{name}/run/", json={}).json()
+    assert [row[0] for row in cut["results"]] == list(range(100))
+    assert cut["hasMore"] is (local_server.dialect == "documented")
+
+
+def test_the_strict_server_refuses_variables_values_once_then_never_sees_it(current_server):
+    """Auto-detection on PostHog today: one refused run in the whole process, then only its own fields."""
+    control = current_server.control
+    control.reset()
+    posthog = PostHogEndpointsResource(
+        host=current_server.url, project_id=str(current_server.project_id), personal_api_key=current_server.api_key,
+    )
+    with httpx.Client(base_url=f"{current_server.url}/api/projects/1/", headers=current_server.headers) as http:
+        refused = http.post("endpoints/revenue_by_country/run/", json={"variables_values": {"plan": "pro"}})
+    assert refused.status_code == 400
+    assert refused.json() == {"type": "validation_error", "code": "invalid_input",
+                              "detail": "Extra inputs are not permitted", "attr": "variables_values"}
+    control.reset_stats()
+
+    specs = [EndpointSpec("revenue_by_country", variables={"plan": "pro"}), EndpointSpec("top_events", variables={"min_count": 5})]
+    run_route = "POST /api/projects/{project_id}/endpoints/{name}/run/"
+    assert materialize(build_endpoint_assets(specs), posthog).success
+    # The endpoints start together, before any answer: each may be refused once, and resent.
+    first = control.stats()["run_body_fields"]
+    assert 1 <= first["variables_values"] <= len(specs)
+    assert control.request_count(run_route) == len(specs) + first["variables_values"]
+
+    control.reset_stats()
+    for _ in range(2):  # two more Dagster runs: new resources and clients, in the same process
+        assert materialize(build_endpoint_assets(specs), posthog).success
+    later = control.stats()["run_body_fields"]
+    assert "variables_values" not in later and later["variables"] == 2 * len(specs)
+    assert control.request_count(run_route) == 2 * len(specs) == later["client_query_id"] == later["limit"]
+
+
+@pytest.mark.parametrize("refresh", ["cache", "force", "direct"])
+def test_current_refresh_names_work_where_the_server_offers_them(posthog, local_server, refresh, wait_until, local_client):
+    """PostHog today's three modes in an asset: mapped on a documented server, except direct (refused)."""
+    name = "feature_usage_by_plan"  # materialized in the demo: direct reads its query instead of its table
+    wait_until(lambda: local_client.get(f"endpoints/{name}/").json()["materialization"].get("status") == "Completed")
+    key = dg.AssetKey(["posthog", name])
+    result = materialize(build_endpoint_assets([EndpointSpec(name, refresh=refresh)]), posthog, raise_on_error=False)
+    if refresh == "direct" and local_server.dialect == "documented":
+        message = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.message
+        assert "only offered by PostHog's current API" in message and "force_blocking" in message
+        return
+    assert result.success and len(result.asset_value(key)) > 0
+    assert materialization(result, key).metadata["posthog/refresh"].value == refresh

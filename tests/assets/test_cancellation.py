@@ -1,4 +1,8 @@
-"""Stopping a run stops the PostHog query: termination and run timeouts cancel it on the server."""
+"""Stopping a run stops the PostHog query: termination and run timeouts cancel it on the server.
+
+Both API dialects (``local_server`` is overridden with ``any_dialect_server``): on the documented
+one the client polls an async query; on the current one (PostHog today) the run is one open
+request, and the client cancels it by the ``client_query_id`` it sent."""
 
 from __future__ import annotations
 
@@ -15,6 +19,11 @@ import pytest
 from endpoints_dagster import PostHogEndpointsResource, build_endpoint_assets
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def local_server(any_dialect_server):
+    return any_dialect_server
 
 DEFS = textwrap.dedent(
     """
