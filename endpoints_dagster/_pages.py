@@ -128,14 +128,17 @@ class PageCollector:
             return [], None
         return None, concat_frames(frames)
 
+    def _unreadable(self, offset: int, why: str) -> PostHogEndpointsError:
+        return PostHogEndpointsError(
+            f"The page of endpoint {self.endpoint!r} at offset {offset:,} cannot be read: {why} Check that "
+            "host points at PostHog's API; run it again, or narrow the query.",
+            endpoint=self.endpoint,
+        )
+
     def _convert(self, rows: list[list[Any]], offset: int) -> pd.DataFrame:
         from .frames import to_dataframe
 
         try:
             return to_dataframe(self.columns, self.types, rows, timezone=self.timezone)
         except ValueError as exc:
-            raise PostHogEndpointsError(
-                f"The page of endpoint {self.endpoint!r} at offset {offset:,} cannot be read: {exc} Check that "
-                "host points at PostHog's API; run it again, or narrow the query.",
-                endpoint=self.endpoint,
-            ) from None
+            raise self._unreadable(offset, str(exc)) from None

@@ -355,9 +355,18 @@ class RunResult:
         """
         if self._frame is not None:
             return self._frame
+        from .errors import PostHogEndpointsError
         from .frames import to_dataframe
 
-        return to_dataframe(self.columns, self.types, self._rows or [], timezone=self.timezone or "UTC")
+        try:
+            return to_dataframe(self.columns, self.types, self._rows or [], timezone=self.timezone or "UTC")
+        except ValueError as exc:  # rows that do not match the columns: a malformed answer
+            subject = f"endpoint {self.name!r}" if self.name else "the run"
+            raise PostHogEndpointsError(
+                f"The rows PostHog returned for {subject} cannot be read: {exc} Check that host points at "
+                "PostHog's API, and run it again.",
+                endpoint=self.name,
+            ) from None
 
     @classmethod
     def from_api(cls, data: dict[str, Any], **overrides: Any) -> RunResult:

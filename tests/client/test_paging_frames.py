@@ -154,3 +154,11 @@ def test_the_collector_switches_at_the_threshold_and_converts_what_it_kept():
     assert collector.converting and len(collector) == 7
     rows, frame = collector.finish()
     assert rows is None and frame["signups"].tolist() == list(range(1, 8))
+
+
+
+def test_a_small_result_with_a_short_row_fails_to_convert_naming_the_endpoint(client, api):
+    api.get(RUN).respond(json=run_json([["2026-01-01", 1], ["2026-01-02"]]))
+    result = client.run_endpoint("daily_signups")
+    with pytest.raises(PostHogEndpointsError, match=r"endpoint 'daily_signups' cannot be read: Row 1 .* 1 values"):
+        result.to_pandas()
