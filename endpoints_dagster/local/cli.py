@@ -8,6 +8,9 @@ Example::
 
     python -m endpoints_dagster.local serve --port 0 --data .local-posthog --demo \\
         --api-key phx_local_demo_key --api-key phx_ro=endpoint:read
+
+    # PostHog as deployed today, strictly: variables, cache|force|direct, pages of 5, soft delete
+    python -m endpoints_dagster.local serve --port 0 --demo --dialect current --list-page-size 5
 """
 
 from __future__ import annotations

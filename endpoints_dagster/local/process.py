@@ -116,7 +116,11 @@ class ServerControl:
 
 
 class LocalServer:
-    """A local server subprocess on a free port. Use as a context manager or start()/stop()."""
+    """A local server subprocess on a free port. Use as a context manager or start()/stop().
+
+    ``dialect="current"`` starts it as PostHog today (``--dialect current``); other flags go in
+    ``extra_args`` (e.g. ``["--list-page-size", "3"]``).
+    """
 
     def __init__(
         self,
