@@ -149,6 +149,15 @@ def build_run_request(
             body[key] = value
     if not body and refresh == "blocking" and client_query_id is None and limit is None and not offset:
         return "GET", ({"version": version} if version is not None else {}), None
+    return "POST", {}, _with_run_fields(body, refresh, client_query_id, version, limit, offset, auto_limit)
+
+
+def _with_run_fields(
+    body: dict[str, Any], refresh: str, client_query_id: str | None, version: int | None,
+    limit: int | None, offset: int | None, auto_limit: int,
+) -> dict[str, Any]:
+    """The fields both dialects' run bodies share, added to `body`. A `client_query_id` is always
+    sent (the caller's, or a new uuid4 hex), so a retried POST is the same query."""
     body["refresh"] = refresh
     body["client_query_id"] = client_query_id or uuid.uuid4().hex
     if version is not None:
@@ -156,7 +165,7 @@ def build_run_request(
     body["limit"] = limit if limit is not None else auto_limit
     if offset:
         body["offset"] = offset
-    return "POST", {}, body
+    return body
 
 
 
@@ -256,14 +265,7 @@ class CurrentDialect:
             body["variables"] = variables
         if args.filters_override is not None:  # insight endpoints only; PostHog refuses it on HogQL ones
             body["filters_override"] = args.filters_override
-        body["refresh"] = wire
-        body["client_query_id"] = client_query_id or uuid.uuid4().hex
-        if version is not None:
-            body["version"] = version
-        body["limit"] = limit if limit is not None else auto_limit
-        if offset:
-            body["offset"] = offset
-        return "POST", {}, body
+        return "POST", {}, _with_run_fields(body, wire, client_query_id, version, limit, offset, auto_limit)
 
     def may_have_more(self, rows: int, sent_limit: int | None) -> bool:
         # hasMore is not to be trusted here (forced false without a limit), so a full page means
