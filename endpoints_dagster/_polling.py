@@ -94,8 +94,13 @@ def wait_for_query(
     poll_max_interval: float,
     logger: logging.Logger,
     on_progress: Callable[[QueryStatus], None] | None = None,
+    redact: Callable[[str], str] = str,
 ) -> QueryStatus:
-    """Poll until the query completes; see the module docstring for every other ending."""
+    """Poll until the query completes; see the module docstring for every other ending.
+
+    ``redact`` cleans the server's ``error_message`` before it goes into an exception (a server that
+    echoes the request's ``Authorization`` header must not put the key in an error text).
+    """
     schedule = PollSchedule(poll_interval, poll_max_interval)
     interval = schedule.first_wait()
     polls = 0
@@ -116,7 +121,8 @@ def wait_for_query(
             if on_progress is not None:
                 on_progress(status)
             if status.error:
-                raise QueryFailedError(endpoint=endpoint, query_id=query_id, error_message=status.error_message)
+                message = None if status.error_message is None else redact(str(status.error_message))
+                raise QueryFailedError(endpoint=endpoint, query_id=query_id, error_message=message)
             if status.complete:
                 logger.debug("query %s complete after %d polls", query_id, polls)
                 return status
@@ -176,6 +182,10 @@ class Runner:
                 raise QueryCancelledError(endpoint=self.name, query_id=query_id)
 
         return sleep
+
+    def _redact(self, text: str) -> str:
+        secret = getattr(self.client._http, "_secret", None)  # the session's key, as _http redacts details
+        return text.replace(secret, "[redacted]") if secret else text
 
     def _cancel_quietly(self, query_id: str | None, why: str) -> None:
         self.client._cancel_quietly(query_id, self.name, why)
@@ -253,6 +263,7 @@ class Runner:
             poll_max_interval=client.poll_max_interval,
             logger=client._logger,
             on_progress=self.on_progress,
+            redact=self._redact,
         )
 
     # -- the whole run ---------------------------------------------------------------------------
