@@ -1,0 +1,370 @@
+"""`make e2e`: the demo pipeline as a person sees it in the Dagster UI, checked in a real browser.
+
+1. Installs Debian's Chromium when it is missing (as root, through apt-get).
+2. Starts the local PostHog Endpoints server (`--demo`), then `dagster-webserver` and
+   `dagster-daemon` over the project's `workspace.yaml`, on free ports, with a fresh
+   DAGSTER_HOME and DuckDB file under `.e2e/`.
+3. Through the webserver's GraphQL API, as the UI's buttons do: one run for every unpartitioned
+   demo asset (with `top_events` slowed down by the server's latency knob, so its run log shows
+   progress lines) and a backfill of the last days of `daily_signups`; waits for both to succeed.
+4. Drives headless Chromium over those pages (`scripts/e2e_checks.py`): the asset graph, the
+   latest materialization of `revenue_by_country`, the slow run's progress lines, the sensor (whose
+   tick is previewed in the UI, before and after a dashboard executes the endpoint) and the
+   schedule. Every page is checked even if an earlier one failed; screenshots go to
+   `.e2e/screenshots/`, and the graph and materialization ones are copied to `docs/`.
+
+Exits 0 when every check passed, 1 when one failed (each failure is listed), 2 when the set-up
+itself failed. `--project DIR` points it at another copy of the project (a folder with
+`workspace.yaml` and `definitions.py`); `--expect-failures` inverts the verdict, for showing that
+the checks catch a broken project (see `scripts/e2e_broken.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from e2e_browser import Chromium, kill_group  # noqa: E402
+from e2e_checks import CHECKS, Context, run_checks  # noqa: E402
+
+from endpoints_dagster.local.process import LocalServer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+LOCATION = "endpoints_demo"
+PARTITIONED = ["posthog", "daily_signups"]
+BACKFILL_DAYS = 3
+SLOW_ENDPOINT = "top_events"
+SLOW_SECONDS = 12.0
+#: The browser window: 1600x1000 CSS pixels, captured at 0.8, gives 1280x800 screenshots that
+#: still hold the whole asset graph at a zoom where node names are written out in full.
+WINDOW = (1600, 1000, 0.8)
+DOCS_SHOTS = {"asset-graph.png": "asset-graph.png", "materialization.png": "materialization.png"}
+APT_PACKAGES = ["chromium", "fonts-liberation", "pngquant"]
+
+
+class SetupError(RuntimeError):
+    """The pipeline could not be brought up (not a UI finding)."""
+
+
+def log(message: str) -> None:
+    print(f"[e2e {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- Chromium ---------------------------------------------------------------------------------
+
+def ensure_chromium(state: Path) -> str:
+    """Debian's Chromium (and pngquant for the docs images), installed through apt-get if missing."""
+    found = shutil.which("chromium")
+    if found and shutil.which("pngquant"):
+        return found
+    if os.geteuid() != 0:
+        if found:
+            return found  # pngquant is optional: the docs images are then just larger
+        raise SetupError("Chromium is missing: run `sudo apt-get update && sudo apt-get install -y chromium`.")
+    log(f"installing {' '.join(APT_PACKAGES)} with apt-get (log: {state / 'apt.log'})")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    with (state / "apt.log").open("w") as out:
+        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *APT_PACKAGES]):
+            if subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, env=env) != 0:
+                raise SetupError(f"`{' '.join(command)}` failed; see {state / 'apt.log'}")
+    found = shutil.which("chromium")
+    if not found:
+        raise SetupError("apt-get installed chromium but it is not on PATH")
+    return found
+
+
+# --- Dagster processes ------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def service(name: str, command: list[str], *, cwd: Path, env: dict[str, str], logs: Path) -> Iterator[subprocess.Popen]:
+    """A Dagster process in its own process group, so that stopping it also stops the code
+    servers and run workers it started."""
+    out = (logs / f"{name}.log").open("w")
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    out.close()
+    try:
+        yield process
+    finally:
+        kill_group(process, grace=15)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def refresh_component_state(project: Path, env: dict[str, str], logs: Path) -> None:
+    """Save the endpoint list that the component in demo_defs/ turns into assets, as `make dev`
+    does (one request to the local server); without it the discovered endpoints are missing."""
+    with (logs / "refresh-defs-state.log").open("w") as out:
+        code = subprocess.call([str(BIN / "dg"), "utils", "refresh-defs-state"], cwd=project,
+                               env={**env, "PYTHONPATH": str(project)}, stdout=out, stderr=subprocess.STDOUT)
+    if code != 0:
+        raise SetupError(f"dg utils refresh-defs-state failed:\n{tail(logs / 'refresh-defs-state.log')}")
+
+
+class GraphQL:
+    """The webserver's GraphQL API, as the UI calls it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = httpx.Client(base_url=url, timeout=60)
+
+    def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
+        response = self.client.post("/graphql", json={"query": query, "variables": variables})
+        body = response.json()
+        if response.status_code != 200 or body.get("errors"):
+            raise SetupError(f"GraphQL error: {json.dumps(body.get('errors') or body)[:2000]}")
+        return body["data"]
+
+
+LOCATION_STATUS = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+  locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+
+def wait_for_location(api: GraphQL, web: subprocess.Popen, logs: Path, timeout: float = 240) -> None:
+    """Until the webserver answers and has loaded the code location (or say why it could not)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if web.poll() is not None:
+            raise SetupError(f"dagster-webserver exited ({web.returncode}):\n{tail(logs / 'webserver.log')}")
+        if time.monotonic() > deadline:
+            raise SetupError(f"the code location did not load in {timeout:.0f} s:\n{tail(logs / 'webserver.log')}")
+        try:
+            entries = api(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
+        except httpx.TransportError:
+            time.sleep(0.5)
+            continue
+        entry = next((e for e in entries if e["name"] == LOCATION), None)
+        if entry and entry["loadStatus"] == "LOADED":
+            error = entry["locationOrLoadError"]
+            if error and error["__typename"] == "PythonError":
+                raise SetupError(f"the code location {LOCATION} failed to load: {error['message']}")
+            return
+        time.sleep(0.5)
+
+
+# --- Launching and waiting --------------------------------------------------------------------
+
+ASSETS = """{ assetNodes { assetKey { path } isPartitioned partitionKeys } }"""
+LAUNCH_RUN = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename
+  ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+  ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } } } }"""
+LAUNCH_BACKFILL = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status
+  eventConnection { events { __typename ... on MessageEvent { message level } } } } } }"""
+BACKFILL_STATUS = """query($id: String!, $key: AssetKeyInput!) { partitionBackfillOrError(backfillId: $id) {
+  __typename ... on PartitionBackfill { status runs(limit: 20) { runId status } } }
+  assetNodeOrError(assetKey: $key) { ... on AssetNode { partitionStats { numMaterialized } } } }"""
+
+
+def launch(api: GraphQL) -> tuple[str, str | None, list[str]]:
+    """One run of every unpartitioned asset (checks included), and a backfill of the last days of
+    the partitioned one: what "Materialize all" does. Returns (run id, backfill id, partitions)."""
+    nodes = api(ASSETS)["assetNodes"]
+    unpartitioned = [n["assetKey"] for n in nodes if not n["isPartitioned"]]
+    params = {
+        "selector": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__",
+                     "jobName": "__ASSET_JOB", "assetSelection": unpartitioned},
+        "mode": "default",
+        "executionMetadata": {"tags": [{"key": "e2e", "value": "unpartitioned"}]},
+    }
+    result = api(LAUNCH_RUN, params=params)["launchRun"]
+    if result["__typename"] != "LaunchRunSuccess":
+        raise SetupError(f"launchRun answered {result}")
+    run_id = result["run"]["runId"]
+    partitioned = next((n for n in nodes if n["assetKey"]["path"] == PARTITIONED), None)
+    if partitioned is None:
+        return run_id, None, []  # a broken project may lack it; the UI checks say so
+    keys = partitioned["partitionKeys"][-BACKFILL_DAYS:]
+    result = api(LAUNCH_BACKFILL, params={"assetSelection": [{"path": PARTITIONED}], "partitionNames": keys,
+                                          "fromFailure": False})["launchPartitionBackfill"]
+    if result["__typename"] != "LaunchBackfillSuccess":
+        raise SetupError(f"launchPartitionBackfill answered {result}")
+    return run_id, result["backfillId"], keys
+
+
+def wait_for_run(api: GraphQL, run_id: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = api(RUN_STATUS, id=run_id)["runOrError"]
+        status = run.get("status")
+        if status == "SUCCESS":
+            return
+        if status in ("FAILURE", "CANCELED"):
+            errors = [e["message"] for e in run["eventConnection"]["events"] if e.get("level") == "ERROR"]
+            raise SetupError(f"run {run_id} ended {status}:\n" + "\n".join(errors[-5:]))
+        if time.monotonic() > deadline:
+            raise SetupError(f"run {run_id} still {status} after {timeout:.0f} s")
+        time.sleep(1)
+
+
+def wait_for_backfill(api: GraphQL, backfill_id: str, partitions: list[str], timeout: float = 300) -> None:
+    """Until the backfill's runs succeeded and every requested partition is materialized (the
+    daemon marks the backfill itself completed up to half a minute later; no need to wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        backfill = api(BACKFILL_STATUS, id=backfill_id, key={"path": PARTITIONED})
+        materialized = backfill["assetNodeOrError"].get("partitionStats", {}).get("numMaterialized", 0)
+        backfill = backfill["partitionBackfillOrError"]
+        status, runs = backfill.get("status"), backfill.get("runs") or []
+        if status == "COMPLETED_SUCCESS" or (
+            runs and all(r["status"] == "SUCCESS" for r in runs) and materialized >= len(partitions)
+        ):
+            return
+        if status in ("FAILED", "COMPLETED_FAILED", "CANCELED") or any(r["status"] == "FAILURE" for r in runs):
+            raise SetupError(f"backfill {backfill_id} ended {status}; runs: {runs}")
+        if time.monotonic() > deadline:
+            raise SetupError(f"backfill {backfill_id} still {status} after {timeout:.0f} s; runs: {runs}")
+        time.sleep(1)
+
+
+# --- Docs images ------------------------------------------------------------------------------
+
+def publish(shots: Path, docs: Path) -> list[Path]:
+    """Copy the README's screenshots to docs/, squeezed by pngquant when it is there."""
+    docs.mkdir(exist_ok=True)
+    out = []
+    for source, target in DOCS_SHOTS.items():
+        path = docs / target
+        shutil.copyfile(shots / source, path)
+        if shutil.which("pngquant"):
+            subprocess.run(["pngquant", "--force", "--skip-if-larger", "--quality", "65-90", "--output", str(path), str(path)],
+                           check=False)
+        out.append(path)
+    return out
+
+
+# --- Main -------------------------------------------------------------------------------------
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=ROOT, help="folder holding workspace.yaml (default: the repo)")
+    parser.add_argument("--state", type=Path, default=ROOT / ".e2e", help="where logs, data and screenshots go")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the README images go")
+    parser.add_argument("--no-docs", action="store_true", help="do not update the README images")
+    parser.add_argument("--expect-failures", action="store_true",
+                        help="succeed only if some check fails (for a deliberately broken project)")
+    args = parser.parse_args(argv)
+    # A CI timeout (SIGTERM) must still run every `finally` below and stop the process groups.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+
+    def lap(name: str, since: float) -> float:
+        timings[name] = time.monotonic() - since
+        return time.monotonic()
+
+    state = args.state.resolve()
+    shutil.rmtree(state / "run", ignore_errors=True)
+    shutil.rmtree(state / "screenshots", ignore_errors=True)
+    run_dir, shots = state / "run", state / "screenshots"
+    logs, home = run_dir / "logs", run_dir / "dagster_home"
+    for folder in (logs, home, shots):
+        folder.mkdir(parents=True)
+    # Telemetry off; the default run coordinator (queued, served by the daemon) as in production.
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    project = args.project.resolve()
+
+    try:
+        t = time.monotonic()
+        chromium = ensure_chromium(state)
+        t = lap("chromium install check", t)
+        with ExitStack() as stack:
+            server = stack.enter_context(LocalServer(run_dir / "server", demo=True))
+            t = lap("local server start", t)
+            log(f"local PostHog Endpoints server {server.url}")
+            env = {**os.environ, "POSTHOG_HOST": server.url, "POSTHOG_PROJECT_ID": str(server.project_id),
+                   "POSTHOG_PERSONAL_API_KEY": server.api_key, "DEMO_DUCKDB_PATH": str(run_dir / "demo.duckdb"),
+                   "DAGSTER_HOME": str(home)}
+            refresh_component_state(project, env, logs)
+            t = lap("component state refresh", t)
+            port = free_port()
+            web = stack.enter_context(service(
+                "webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+                cwd=project, env=env, logs=logs))
+            stack.enter_context(service("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+                                        cwd=project, env=env, logs=logs))
+            api = GraphQL(f"http://127.0.0.1:{port}")
+            wait_for_location(api, web, logs)
+            t = lap("webserver + code location", t)
+            log(f"dagster-webserver {api.url} (project {project})")
+            api("mutation { setNuxSeen }")  # the one-time "join the community" dialog on localhost
+
+            server.control.set_knobs(latency_by_endpoint={SLOW_ENDPOINT: SLOW_SECONDS})
+            run_id, backfill_id, partitions = launch(api)
+            log(f"launched run {run_id} and backfill {backfill_id} of {partitions}")
+            wait_for_run(api, run_id)
+            if backfill_id:
+                wait_for_backfill(api, backfill_id, partitions)
+            server.control.reset_knobs()
+            t = lap("materialize (run + backfill)", t)
+            log("run and backfill succeeded")
+
+            context = Context(web=api.url, server=server, run_id=run_id, shots=shots)
+            with Chromium(run_dir / "chromium-profile", executable=chromium, width=WINDOW[0], height=WINDOW[1],
+                          scale=WINDOW[2]) as browser:
+                failures = run_checks(browser.page, context, CHECKS, log=log, timings=timings)
+            t = lap("browser checks", t)
+    except KeyboardInterrupt:
+        log(f"interrupted; every process was stopped. Logs: {logs}")
+        return 2
+    except Exception as exc:  # the set-up, not a UI finding: say what and where the logs are
+        log(f"SET-UP FAILED: {type(exc).__name__}: {exc}")
+        log(f"logs: {logs}")
+        return 2
+
+    timings["total"] = time.monotonic() - started
+    for name, seconds in timings.items():
+        log(f"  {name:<32} {seconds:6.1f} s")
+    (state / "report.json").write_text(json.dumps({"failures": failures, "timings": timings}, indent=2))
+    if failures:
+        for name, message in failures.items():
+            log(f"FAILED {name}: {message}")
+        if args.expect_failures:
+            log(f"{len(failures)} check(s) failed, as expected for this project")
+            return 0
+        log(f"{len(failures)} of {len(CHECKS)} check(s) failed; screenshots in {shots}")
+        return 1
+    if args.expect_failures:
+        log("every check passed, but failures were expected")
+        return 1
+    if not args.no_docs:
+        for path in publish(shots, args.docs):
+            log(f"updated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size // 1024} KB)")
+    log(f"all {len(CHECKS)} checks passed; screenshots in {shots}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
