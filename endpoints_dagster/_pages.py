@@ -26,7 +26,7 @@ from .errors import PostHogEndpointsError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["KEEP_ROWS_UP_TO", "PageCollector", "paused_gc"]
+__all__ = ["KEEP_ROWS_UP_TO", "PageCollector", "paused_gc", "rows_of_frame"]
 
 KEEP_ROWS_UP_TO = 50_000  # PostHog's cap of rows in one response
 
@@ -142,3 +142,18 @@ class PageCollector:
             return to_dataframe(self.columns, self.types, rows, timezone=self.timezone)
         except ValueError as exc:
             raise self._unreadable(offset, str(exc)) from None
+
+
+def rows_of_frame(frame: pd.DataFrame | None) -> list[list[Any]]:
+    """A frame's rows as lists of Python values, NULLs as ``None``."""
+    if frame is None:
+        return []
+    columns = []
+    for index in range(frame.shape[1]):
+        column = frame.iloc[:, index]
+        values = column.astype(object)
+        missing = column.isna().to_numpy()
+        if missing.any():
+            values = values.where(~missing, None)
+        columns.append(values.tolist())
+    return [list(row) for row in zip(*columns)]

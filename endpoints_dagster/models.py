@@ -337,7 +337,9 @@ class RunResult:
         :meth:`to_pandas` for large results.
         """
         if self._rows is None:
-            object.__setattr__(self, "_rows", _rows_of(self._frame))
+            from ._pages import rows_of_frame
+
+            object.__setattr__(self, "_rows", rows_of_frame(self._frame))
         return self._rows  # type: ignore[return-value]
 
     @property
@@ -397,21 +399,6 @@ class RunResult:
         }
         fields.update(overrides)
         return cls(**fields)
-
-
-def _rows_of(frame: pd.DataFrame | None) -> list[list[Any]]:
-    """A frame's rows as lists of Python values, NULLs as ``None``."""
-    if frame is None:
-        return []
-    columns = []
-    for index in range(frame.shape[1]):
-        column = frame.iloc[:, index]
-        values = column.astype(object)
-        missing = column.isna().to_numpy()
-        if missing.any():
-            values = values.where(~missing, None)
-        columns.append(values.tolist())
-    return [list(row) for row in zip(*columns)]
 
 
 def last_execution_times_from_api(body: Any) -> dict[str, datetime]:
