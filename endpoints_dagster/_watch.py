@@ -20,7 +20,8 @@ from typing import Any, Optional, Union
 
 import dagster as dg
 
-from .specs import ENDPOINT_NAME_PATTERN, EndpointSpec
+from ._names import ENDPOINT_NAME_PATTERN
+from .specs import EndpointSpec
 
 __all__ = ["CLOCK_SKEW_SECONDS", "ENDPOINT_TAG", "EXTERNAL_TAG", "EndpointRef", "WatchList", "dagster_run_of"]
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import dagster as dg
+import pandas as pd
 
 from .errors import PostHogEndpointsError
 from .fanout import ProgressThrottle, run_concurrently
@@ -207,10 +208,12 @@ def _materialize(
 
     with resource.get_client(logger=context.log) as client:
 
-        def work(item: _Planned, cancel: threading.Event, log_line: Callable[[str], None]) -> RunResult:
+        def work(
+            item: _Planned, cancel: threading.Event, log_line: Callable[[str], None]
+        ) -> tuple[RunResult, pd.DataFrame]:
             spec = item.spec
             log_line(f"running endpoint '{spec.name}' (refresh={spec.refresh}, variables={variables[item.key]})")
-            return client.run_endpoint(
+            result = client.run_endpoint(
                 spec.name,
                 variables=variables[item.key] or None,
                 refresh=spec.refresh,
@@ -218,6 +221,8 @@ def _materialize(
                 on_progress=ProgressThrottle(f"endpoint '{spec.name}'", log_line),
                 cancel_event=cancel,
             )
+            # Converted here, so that rows that cannot become a frame fail this endpoint only.
+            return result, result.to_pandas()
 
         context.log.info(
             f"materializing {len(selected)} PostHog endpoint(s), up to {max_concurrency} at once"
@@ -229,8 +234,7 @@ def _materialize(
                 failures.append((item, outcome.error))
                 context.log.error(f"endpoint '{item.spec.name}' failed: {outcome.error}")
                 continue
-            result: RunResult = outcome.result
-            frame = result.to_pandas()
+            result, frame = outcome.result
             schema = column_schema(result)
             check_results = []
             if schema_checks and dg.AssetCheckKey(item.key, SCHEMA_CHECK_NAME) in selected_checks:

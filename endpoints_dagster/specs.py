@@ -7,7 +7,6 @@ the sensor can all build on it. Partition keys become API variables through
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -15,9 +14,7 @@ from typing import Any, Optional
 
 import dagster as dg
 
-#: The endpoint name rule of the API contract; checked when a spec is made so a bad name
-#: fails at definition load, not in the middle of a run.
-ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]{0,127}$")
+from ._names import ENDPOINT_NAME_PATTERN
 
 #: Refresh modes an asset may ask for: the documented dialect's six, then PostHog today's three
 #: (`cache`, `force`, `direct`). The client maps each onto the dialect the server speaks (see
@@ -122,7 +119,9 @@ class EndpointSpec:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not ENDPOINT_NAME_PATTERN.match(self.name):
+        # The contract's name rule, checked when a spec is made so that a bad name fails when the
+        # definitions load, not in the middle of a run.
+        if not isinstance(self.name, str) or not ENDPOINT_NAME_PATTERN.fullmatch(self.name):
             raise ValueError(
                 f"invalid endpoint name {self.name!r}: names start with a letter and hold only "
                 "letters, digits, '_' and '-' (at most 128 characters)"

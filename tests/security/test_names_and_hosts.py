@@ -64,16 +64,7 @@ def test_a_bad_name_reaches_no_route_of_the_server(case, local_server, server_co
     assert api_requests(server_control) == {}
 
 
-# "trailing newline": EndpointSpec checks with re.match and a "$" anchor, which accepts a final
-# "\n" (the client refuses the name before any request, see above). Fix in specs.py: fullmatch.
-SPEC_XFAIL = {"trailing newline"}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="EndpointSpec accepts a trailing newline"))
-     if c in SPEC_XFAIL else c for c in sorted(BAD_NAMES)],
-)
+@pytest.mark.parametrize("case", sorted(BAD_NAMES))
 def test_the_asset_factory_and_the_sensor_refuse_a_bad_name_at_definition(case):
     name = BAD_NAMES[case]
     with pytest.raises(ValueError):
