@@ -64,6 +64,8 @@ class EndpointsClient(CatalogRoutes):
         api_key: a personal API key with ``endpoint:read`` (and ``endpoint:write`` to manage).
         request_timeout: seconds for one HTTP request.
         max_retries: retries of a retryable failure (429, 502-504, connection errors).
+        retry_initial_wait / retry_max_wait: first and largest backoff between retries (a server's
+            own hint, Retry-After or "Expected available in N seconds", is honoured as given).
         poll_interval / poll_max_interval: first and largest wait between async status polls.
         run_timeout: default deadline of one ``run_endpoint`` call, paging and polling included.
         max_rows: default guard on rows per run (``None``: no guard).
@@ -84,6 +86,8 @@ class EndpointsClient(CatalogRoutes):
         *,
         request_timeout: float = 30.0,
         max_retries: int = 5,
+        retry_initial_wait: float = 0.5,
+        retry_max_wait: float = 30.0,
         poll_interval: float = 0.2,
         poll_max_interval: float = 5.0,
         run_timeout: float = 1800.0,
@@ -115,7 +119,12 @@ class EndpointsClient(CatalogRoutes):
         self._clock: Callable[[], float] = time.monotonic
         agent = f"endpoints-dagster/{_package_version()}"
         policy = RetryPolicy(
-            max_retries=max_retries, logger=self._logger, sleep=lambda s: self._sleep(s), clock=lambda: self._clock()
+            max_retries=max_retries,
+            logger=self._logger,
+            sleep=lambda s: self._sleep(s),
+            clock=lambda: self._clock(),
+            initial_wait=check_seconds("retry_initial_wait", retry_initial_wait),
+            max_wait=max(retry_initial_wait, check_seconds("retry_max_wait", retry_max_wait)),
         )
         self._http = HttpSession(
             host=self._host,

@@ -67,6 +67,17 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
             "read timeouts). 400/401/403/404 are never retried."
         ),
     )
+    retry_initial_wait: float = Field(
+        default=0.5,
+        description="First backoff, in seconds, before a retry; it doubles (with jitter) on each attempt.",
+    )
+    retry_max_wait: float = Field(
+        default=30.0,
+        description=(
+            "Longest backoff, in seconds, between retries. A server's own hint (Retry-After, "
+            "'Expected available in N seconds') is honoured as given."
+        ),
+    )
     poll_interval: float = Field(
         default=0.2,
         description="First wait, in seconds, between status checks of an async query; it grows.",
@@ -123,6 +134,8 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
             api_key=self.personal_api_key,
             request_timeout=self.request_timeout,
             max_retries=self.max_retries,
+            retry_initial_wait=self.retry_initial_wait,
+            retry_max_wait=self.retry_max_wait,
             poll_interval=self.poll_interval,
             poll_max_interval=self.poll_max_interval,
             run_timeout=self.run_timeout,

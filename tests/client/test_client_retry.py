@@ -207,3 +207,17 @@ def test_retry_logs_never_hold_the_key(client, api, caplog):
     api.get(BASE).mock(side_effect=[httpx.ConnectError(f"refused {KEY}"), httpx.Response(200, json={"results": []})])
     client.list_endpoints()
     assert "retrying GET" in caplog.text and KEY not in caplog.text
+
+
+
+def test_retry_backoff_follows_the_configured_waits(api, fake_time):
+    """Backoff starts near `retry_initial_wait` and stops growing at `retry_max_wait`."""
+    client = make_client(fake_time, max_retries=6, retry_initial_wait=2.0, retry_max_wait=5.0)
+    api.get(f"{BASE}x/").respond(503)
+    with pytest.raises(ServerError):
+        client.get_endpoint("x")
+    waits = fake_time.sleeps
+    assert len(waits) == 6
+    assert 2.0 <= waits[0] <= 4.0  # the initial wait plus at most its own jitter
+    assert all(w <= 5.0 for w in waits)
+    assert waits[-1] == 5.0  # 2 * 2**5 is far past the cap
