@@ -30,5 +30,13 @@ dev: install
 bench: install
 	$(BIN)/python -m bench
 
+# The demo as a person sees it in the Dagster UI, checked in headless Chromium (apt-get installs
+# it when missing); screenshots in .e2e/screenshots/, the README images in docs/. Then the same
+# checks on a broken copy of the demo must fail.
+.PHONY: e2e
+e2e: install
+	$(BIN)/python scripts/e2e.py
+	$(BIN)/python scripts/e2e_broken.py
+
 clean:
 	rm -rf $(VENV) .local-posthog .dagster_home

@@ -181,9 +181,10 @@ def check_materialization(page: Page, ctx: Context) -> None:
     page.wait_for_text(f"Materialized in run {ctx.run_id[:8]}", timeout=60)
     keys = ["dagster/row_count", "dagster/column_schema", "preview"]
     try:
-        # The Markdown renderer loads lazily: wait for every value to have drawn its table.
-        metadata = page.wait_for(f"(() => {{ const m = {METADATA_JS % json.dumps(keys)};"
-                                 " return m.preview && m.preview.tables.length && m['dagster/column_schema'] && m['dagster/row_count'] ? m : null; })()",
+        # The metadata rows render together; the Markdown renderer loads a moment later. Wait for
+        # the rows, and for the preview's table if there is a preview row at all.
+        metadata = page.wait_for(f"(() => {{ const m = {METADATA_JS % json.dumps([*keys, 'posthog/endpoint'])};"
+                                 " return m['posthog/endpoint'] && (!m.preview || m.preview.tables.length) ? m : null; })()",
                                  "the metadata table", timeout=20)
     except WaitTimeout:
         metadata = page.evaluate(METADATA_JS % json.dumps(keys))
@@ -246,8 +247,10 @@ def wait_for_dialog_text(page: Page, *needles: str, timeout: float = 60) -> str:
 
 def preview_tick(page: Page, ctx: Context, expected: str) -> str:
     page.goto(ctx.url(f"/locations/{LOCATION}/sensors/{SENSOR}"))
-    try:
-        page.wait_for_text(SENSOR, SENSOR_JOB, "Preview tick result", timeout=30)
+    try:  # (the UI says at once when the sensor does not exist: no need to wait that out)
+        page.wait_for(f"(t => (t.includes({json.dumps(SENSOR_JOB)}) && t.includes('Preview tick result'))"
+                      " || t.includes('Could not find sensor'))(document.body ? document.body.innerText : '')", "the sensor page", timeout=30)
+        page.wait_for_text(SENSOR, SENSOR_JOB, "Preview tick result", timeout=1)
     except WaitTimeout as exc:
         raise CheckFailed(f"the page of the sensor {SENSOR} does not show it ({exc}); it shows: "
                           f"{' / '.join(page.text().split(chr(10))[-8:])!r}") from None
