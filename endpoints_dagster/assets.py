@@ -8,7 +8,6 @@ every asset returns its DataFrame through the IO manager.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -126,12 +125,13 @@ def build_endpoint_assets(
 
 
 def _op_name(base: Optional[str], members: Sequence[EndpointSpec], index: int, count: int) -> str:
+    """A readable op name: it is what the run timeline and the run log show for the step."""
     if base:
         return base if count == 1 else f"{base}_{index}"
+    first = members[0].name.replace("-", "_")
     if len(members) == 1:
-        return f"posthog_endpoint_{members[0].name.replace('-', '_')}"
-    digest = hashlib.sha1("\0".join(sorted(m.name for m in members)).encode()).hexdigest()[:8]
-    return f"posthog_endpoints_{digest}"
+        return f"posthog_endpoint_{first}"
+    return f"posthog_{first}_and_{len(members) - 1}_more"
 
 
 def _build_multi_asset(

@@ -6,7 +6,7 @@ views work; the `posthog/...` keys say what ran and where to find it in PostHog.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Optional
 
 import dagster as dg
@@ -15,6 +15,8 @@ import pandas as pd
 from .models import RunResult
 
 PREVIEW_ROWS = 10
+MIN_PREVIEW_ROWS = 3
+INLINE_MARKDOWN_CHARS = 1000
 #: Longest cell text in the Markdown preview; long JSON or arrays would make the table unreadable.
 PREVIEW_CELL_CHARS = 60
 
@@ -28,13 +30,21 @@ def column_schema(result: RunResult) -> dg.TableSchema:
 
 
 def markdown_preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
-    """The first rows as a Markdown table, cells shortened."""
+    """The first rows as a Markdown table, cells shortened.
+
+    Dagster's UI renders Markdown metadata inline only below about 1,000 characters (a button
+    opens longer text), so a wide table shows fewer rows rather than disappear behind the button.
+    """
     if frame.empty:
         return "_no rows_"
-    head = frame.head(rows).astype(object).map(_short_cell)
-    table = head.to_markdown(index=False)
-    if len(frame) > rows:
-        table += f"\n\n_{rows} of {len(frame):,} rows_"
+    cells = frame.head(rows).astype(object).map(_short_cell)
+    shown = len(cells)
+    table = cells.to_markdown(index=False)
+    while len(table) > INLINE_MARKDOWN_CHARS and shown > MIN_PREVIEW_ROWS:
+        shown = max(MIN_PREVIEW_ROWS, shown // 2)
+        table = cells.head(shown).to_markdown(index=False)
+    if len(frame) > shown:
+        table += f"\n\n_{shown} of {len(frame):,} rows_"
     return table
 
 

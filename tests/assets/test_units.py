@@ -8,11 +8,12 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from endpoints_dagster.assets import build_endpoint_assets
 from endpoints_dagster.fanout import ProgressThrottle, describe_progress, run_concurrently
-from endpoints_dagster.metadata import schema_changes
+from endpoints_dagster.metadata import markdown_preview, schema_changes
 from endpoints_dagster.specs import EndpointSpec, PartitionVariables
 from endpoints_dagster.translator import PostHogEndpointsTranslator
 
@@ -171,3 +172,22 @@ def test_schema_changes_lists_what_changed():
     ]
     assert schema_changes(before, before) == []
     assert schema_changes(None, after) == []
+
+
+def test_preview_shows_fewer_rows_of_a_wide_table_to_stay_inline():
+    narrow = pd.DataFrame({"n": range(50)})
+    wide = pd.DataFrame({f"column_{i}": ["a fairly long text value"] * 50 for i in range(6)})
+    narrow_preview = markdown_preview(narrow)
+    assert narrow_preview.endswith("_10 of 50 rows_")
+    wide_preview = markdown_preview(wide)
+    table = wide_preview.split("\n\n")[0]
+    assert len(table) <= 1000  # Dagster shows longer Markdown only behind a button
+    assert wide_preview.endswith(" of 50 rows_") and len(table.splitlines()) >= 2 + 3
+    assert markdown_preview(pd.DataFrame({"n": []})) == "_no rows_"
+
+
+def test_op_names_say_which_endpoints_run():
+    [single] = build_endpoint_assets(["top_events"])
+    [group] = build_endpoint_assets(["revenue_by_country", "top_events", "daily-signups"])
+    assert single.op.name == "posthog_endpoint_top_events"
+    assert group.op.name == "posthog_revenue_by_country_and_2_more"
