@@ -89,6 +89,8 @@ class ConnectionArgs(dg.Model):
     )
     request_timeout: Optional[Union[float, str]] = Field(default=None, description="Seconds per HTTP response.")
     max_retries: Optional[Union[int, str]] = Field(default=None, description="Retries of retryable errors.")
+    retry_initial_wait: Optional[Union[float, str]] = Field(default=None, description="First backoff between retries.")
+    retry_max_wait: Optional[Union[float, str]] = Field(default=None, description="Longest backoff between retries.")
     poll_interval: Optional[Union[float, str]] = Field(default=None, description="First wait between async status checks.")
     poll_max_interval: Optional[Union[float, str]] = Field(default=None, description="Longest wait between status checks.")
     run_timeout: Optional[Union[float, str]] = Field(default=None, description="Seconds one endpoint run may take.")
