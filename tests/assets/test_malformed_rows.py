@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-import httpx
 import respx
 
 from endpoints_dagster import PostHogEndpointsResource, build_endpoint_assets
