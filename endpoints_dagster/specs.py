@@ -15,6 +15,8 @@ from typing import Any, Optional
 import dagster as dg
 
 from ._names import ENDPOINT_NAME_PATTERN
+from ._polling import REFRESH_MODES as DOCUMENTED_REFRESH_MODES
+from .dialects import CURRENT_REFRESH_MODES
 
 #: Refresh modes an asset may ask for: the documented dialect's six, then PostHog today's three
 #: (`cache`, `force`, `direct`). The client maps each onto the dialect the server speaks (see
@@ -22,9 +24,7 @@ from ._names import ENDPOINT_NAME_PATTERN
 #: `force_cache` is refused; on a documented server `cache`/`force` are `blocking`/`force_blocking`
 #: and `direct` is refused. `force_async` is the asset default: it always computes fresh data and,
 #: where the server offers async runs, keeps no HTTP request open while the query runs.
-REFRESH_MODES = (
-    "blocking", "async", "lazy_async", "force_blocking", "force_async", "force_cache", "cache", "force", "direct",
-)
+REFRESH_MODES = DOCUMENTED_REFRESH_MODES + CURRENT_REFRESH_MODES
 
 
 @dataclass(frozen=True)
