@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast demo dev bench clean
+.PHONY: install test test-fast demo dev bench e2e clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,10 +33,10 @@ bench: install
 # The demo as a person sees it in the Dagster UI, checked in headless Chromium (apt-get installs
 # it when missing); screenshots in .e2e/screenshots/, the README images in docs/. Then the same
 # checks on a broken copy of the demo must fail.
-.PHONY: e2e
 e2e: install
 	$(BIN)/python scripts/e2e.py
 	$(BIN)/python scripts/e2e_broken.py
 
+# Everything local: the venv, the local server's data, Dagster homes, DuckDB files, saved state.
 clean:
-	rm -rf $(VENV) .local-posthog .dagster_home
+	rm -rf $(VENV) .local-posthog .dagster_home data .e2e demo_defs/.local_defs_state
