@@ -223,7 +223,8 @@ class Dialect:
             return None
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        # isdecimal, not isdigit: int() refuses digits such as "²" that isdigit accepts.
+        if isinstance(value, str) and value.strip().lstrip("-").isdecimal():
             return int(value)
         raise errors.PlainError(400, {"error": f"Invalid version parameter: {value}"})
 

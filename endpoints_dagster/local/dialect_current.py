@@ -64,7 +64,7 @@ def _body_int(body: dict[str, Any], name: str, minimum: int) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():
         value = int(value)  # pydantic's lax mode takes numeric strings
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -79,7 +79,7 @@ def _query_int(params: dict[str, str], name: str, minimum: int) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.strip().isdigit() or int(raw) < minimum:
+    if not raw.strip().isdecimal() or int(raw) < minimum:
         raise errors.PlainError(400, {"error": f"Invalid {name} parameter: {raw}"})
     return int(raw)
 

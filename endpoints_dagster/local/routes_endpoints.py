@@ -119,7 +119,7 @@ async def version_detail(ctx: Ctx) -> Response:
         raise errors.not_found()  # PostHog today has no such route: Django's plain 404
     row = state.catalog.get(ctx.project_id, ctx.request.path_params["name"])
     raw = ctx.request.path_params["version"]
-    version = state.store.get_version(row.id, int(raw)) if raw.isdigit() else None
+    version = state.store.get_version(row.id, int(raw)) if raw.isdecimal() else None
     if version is None:
         raise errors.PlainError(404, {"error": f"Version {raw} not found"})
     return json_response(state.dialect.version_json(version, state.catalog.view(row, version), ctx.base_url))

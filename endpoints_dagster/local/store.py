@@ -103,6 +103,15 @@ def _version(row: tuple) -> VersionRow:
     )
 
 
+#: SQLite integers are signed 64-bit; a larger number from a URL cannot name any row, and
+#: binding it would raise OverflowError (a 500). Lookups answer "none" for it instead.
+_SQLITE_INT_MIN, _SQLITE_INT_MAX = -(2**63), 2**63 - 1
+
+
+def _fits(number: int) -> bool:
+    return _SQLITE_INT_MIN <= number <= _SQLITE_INT_MAX
+
+
 class Store:
     """All SQLite access. Thread-safe; every public method is one committed unit."""
 
@@ -224,6 +233,8 @@ class Store:
             sql += " AND is_active = ?"
             params.append(int(is_active))
         if created_by is not None:
+            if not _fits(created_by):
+                return []
             sql += " AND created_by = ?"
             params.append(created_by)
         sql += " ORDER BY created_at DESC, name"
@@ -255,6 +266,8 @@ class Store:
         return version
 
     def get_version(self, endpoint_id: str, number: int) -> VersionRow | None:
+        if not _fits(number):
+            return None
         row = self._one(f"SELECT {_VERSION_COLS} FROM versions WHERE endpoint_id = ? AND version = ?", (endpoint_id, number))
         return _version(row) if row else None
 
