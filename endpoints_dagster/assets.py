@@ -8,6 +8,7 @@ every asset returns its DataFrame through the IO manager.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -118,20 +119,32 @@ def build_endpoint_assets(
             max_concurrency=max_concurrency,
             pool=pool,
             schema_checks=schema_checks,
-            name=_op_name(name, members, index, len(groups)),
+            name=name,
+            index=index,
+            count=len(groups),
         )
         for index, (partitions_def, members) in enumerate(groups)
     ]
 
 
-def _op_name(base: Optional[str], members: Sequence[EndpointSpec], index: int, count: int) -> str:
-    """A readable op name: it is what the run timeline and the run log show for the step."""
+def _op_name(base: Optional[str], planned: Sequence["_Planned"], index: int, count: int) -> str:
+    """A readable op name: it is what the run timeline and the run log show for the step.
+
+    Op names must be unique in a code location, and the same endpoint may be built twice under
+    different keys (two projects told apart by key prefix), so a key other than the default
+    `["posthog", name]` goes into the name.
+    """
     if base:
         return base if count == 1 else f"{base}_{index}"
-    first = members[0].name.replace("-", "_")
-    if len(members) == 1:
+    head = planned[0]
+    if head.key == dg.AssetKey(["posthog", head.spec.name]):
+        first = head.spec.name
+    else:
+        first = "__".join(head.key.path)
+    first = re.sub(r"[^A-Za-z0-9_]", "_", first)
+    if len(planned) == 1:
         return f"posthog_endpoint_{first}"
-    return f"posthog_{first}_and_{len(members) - 1}_more"
+    return f"posthog_{first}_and_{len(planned) - 1}_more"
 
 
 def _build_multi_asset(
@@ -143,7 +156,9 @@ def _build_multi_asset(
     max_concurrency: int,
     pool: Optional[str],
     schema_checks: bool,
-    name: str,
+    name: Optional[str],
+    index: int,
+    count: int,
 ) -> dg.AssetsDefinition:
     planned: list[_Planned] = []
     asset_specs: list[dg.AssetSpec] = []
@@ -166,6 +181,7 @@ def _build_multi_asset(
         else []
     )
     by_key = {p.key: p for p in planned}
+    name = _op_name(name, planned, index, count)
 
     # A time-window range backfills in one run: the endpoint takes the whole window at once.
     time_based = isinstance(partitions_def, dg.TimeWindowPartitionsDefinition) and not any(
