@@ -170,6 +170,8 @@ class Runner:
         self.started = client._clock()
         self.deadline = self.started + timeout
         self.server_durations: list[float] = []
+        # The query the run is waiting on now (each page is its own query): what a cancel must stop.
+        self.active_query_id: str | None = None
 
     # -- waiting ---------------------------------------------------------------------------------
 
@@ -201,6 +203,10 @@ class Runner:
             json=body, ok=(200, 202), idempotent=True, is_run=True, deadline=self.deadline,
             sleep=self._backoff_sleep(query_id),
         )
+        # Set before the check: a cancel arriving after it finds this id, one before it sends nothing.
+        self.active_query_id = query_id
+        if self.cancel_event is not None and self.cancel_event.is_set():
+            raise QueryCancelledError(endpoint=self.name, query_id=query_id)
         try:
             response = client._http.send(request)
         except QueryCancelledError:
@@ -226,6 +232,7 @@ class Runner:
         status = data.get("query_status") if isinstance(data.get("query_status"), dict) else None
         if response.status_code == 202 or (status is not None and status.get("complete") is False):
             query_id = (status or {}).get("id") or query_id
+            self.active_query_id = query_id
             if not query_id:
                 raise PostHogEndpointsError(
                     f"PostHog started endpoint {self.name!r} asynchronously but gave no query id to follow; "

@@ -338,11 +338,11 @@ class EndpointsClient(CatalogRoutes):
             cancel_event=cancel_event,
         )
         if cancel_event is not None and client_query_id is None:
-            client_query_id = uuid.uuid4().hex  # known here, so an open request can be cancelled by it
-        query_id = client_query_id
+            client_query_id = uuid.uuid4().hex  # sent, so an open request can be cancelled by it
 
         def stop() -> None:
-            self._cancel_quietly(query_id, name, "the caller cancelled the run")
+            # The query open now (a later page is its own query), or nothing if none was sent yet.
+            self._cancel_quietly(runner.active_query_id, name, "the caller cancelled the run")
 
         with cancel_when_set(cancel_event, stop):
             try:
@@ -353,4 +353,4 @@ class EndpointsClient(CatalogRoutes):
                 if cancel_event is None or not cancel_event.is_set() or isinstance(exc, QueryCancelledError):
                     raise
                 # The caller cancelled: whatever the stopped query answered is the consequence, not the news.
-                raise QueryCancelledError(endpoint=name, query_id=query_id) from exc
+                raise QueryCancelledError(endpoint=name, query_id=runner.active_query_id) from exc

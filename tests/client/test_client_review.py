@@ -1,0 +1,62 @@
+"""Edge cases found in review: cancellation while paging, errors of the async query API, redaction."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+import pytest
+from client_fakes import BASE, KEY, QUERY, make_client, run_json, status_json
+
+from endpoints_dagster.errors import EndpointNotFoundError, PostHogEndpointsError, QueryCancelledError
+
+RUN = f"{BASE}daily_signups/run/"
+ROWS = [["2026-01-0%d" % i, i] for i in range(1, 8)]
+
+
+def body(call) -> dict:
+    return json.loads(call.request.content)
+
+
+@pytest.fixture
+def paged(fake_time):
+    client = make_client(fake_time, page_size=2)
+    yield client
+    client.close()
+
+
+def test_cancel_while_a_later_page_is_open_stops_that_page_and_fetches_no_more(paged, api):
+    """Dagster terminates the run while page 2 (its own client_query_id) is being computed."""
+    event, deleted = threading.Event(), threading.Event()
+    cancel = api.route(method="DELETE", path__startswith=QUERY).mock(
+        side_effect=lambda request: (deleted.set(), httpx.Response(200, json={"message": "Query task revoked"}))[1]
+    )
+
+    def second_page(request):
+        event.set()  # the step is terminated while this request is open ...
+        assert deleted.wait(5)  # ... and PostHog answers once the query was stopped
+        return httpx.Response(200, json=run_json(ROWS[2:4], has_more=True, offset=2))
+
+    route = api.post(RUN).mock(side_effect=[
+        httpx.Response(200, json=run_json(ROWS[0:2], has_more=True)),
+        second_page,
+        httpx.Response(200, json=run_json(ROWS[4:6], has_more=True, offset=4)),
+        httpx.Response(200, json=run_json(ROWS[6:7], offset=6)),
+    ])
+    with pytest.raises(QueryCancelledError):
+        paged.run_endpoint("daily_signups", variables={"since": "x"}, cancel_event=event)
+    assert route.call_count == 2  # no page after the cancel
+    page_two = body(route.calls[1])["client_query_id"]
+    assert [call.request.url.path for call in cancel.calls] == [f"{QUERY}{page_two}/"]
+
+
+def test_a_cancel_event_set_before_the_run_sends_no_delete_either(client, api):
+    event = threading.Event()
+    event.set()
+    cancel = api.route(method="DELETE", path__startswith=QUERY).respond(204)
+    with pytest.raises(QueryCancelledError):
+        client.run_endpoint("daily_signups", cancel_event=event)
+    # the watcher thread has had time to act if it was going to
+    threading.Event().wait(0.3)
+    assert cancel.call_count == 0 and not api.calls
