@@ -213,9 +213,10 @@ def decode_error(
 def _not_found(
     request: Request, body: Any, detail: str | None, project_id: int, common: dict[str, Any]
 ) -> PostHogEndpointsError:
-    if request.query_id and not request.endpoint:
+    if request.query_id:  # the query API (status, cancel), also while a run of an endpoint waits on it
+        of = f" of endpoint {request.endpoint!r}" if request.endpoint else ""
         return PostHogEndpointsError(
-            f"Query {request.query_id!r} was not found in project {project_id} (404): the id is unknown or its "
+            f"Query {request.query_id!r}{of} was not found in project {project_id} (404): the id is unknown or its "
             "status expired. Run the endpoint again to get a new query id.",
             **common,
         )

@@ -60,3 +60,15 @@ def test_a_cancel_event_set_before_the_run_sends_no_delete_either(client, api):
     # the watcher thread has had time to act if it was going to
     threading.Event().wait(0.3)
     assert cancel.call_count == 0 and not api.calls
+
+
+def test_an_unknown_query_id_while_polling_is_not_reported_as_a_missing_endpoint(client, api):
+    api.post(RUN).respond(202, json=status_json("q9"))
+    api.get(f"{QUERY}q9/").respond(404, json={"type": "invalid_request", "code": "not_found", "detail": "Not found."})
+    api.delete(f"{QUERY}q9/").respond(404, json={"type": "invalid_request", "code": "not_found", "detail": "Not found."})
+    with pytest.raises(PostHogEndpointsError) as info:
+        client.run_endpoint("daily_signups", refresh="force_async")
+    assert not isinstance(info.value, EndpointNotFoundError)
+    text = str(info.value)
+    assert "'q9'" in text and "'daily_signups'" in text and "Run the endpoint again" in text
+    assert "does not exist, was deleted" not in text and info.value.endpoint == "daily_signups"
