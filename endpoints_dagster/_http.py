@@ -124,8 +124,10 @@ def decode_error(
     secret: str | None = None,
 ) -> PostHogEndpointsError:
     """Build the typed error for a non-success answer, with a message that says what to do."""
+    if secret and secret.encode() in content:  # a misbehaving proxy echoing headers; before any cut
+        content = content.replace(secret.encode(), b"[redacted]")
     body, code, detail, attr = _error_fields(content)
-    if secret and detail and secret in detail:  # a misbehaving proxy echoing headers
+    if secret and detail and secret in detail:  # e.g. a JSON-escaped echo
         detail = detail.replace(secret, "[redacted]")
     # PostHog's details end with a period; ours add the next sentence.
     subject, said = request.subject, (f": {detail.rstrip().rstrip('.')}" if detail else "")

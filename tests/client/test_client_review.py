@@ -72,3 +72,13 @@ def test_an_unknown_query_id_while_polling_is_not_reported_as_a_missing_endpoint
     text = str(info.value)
     assert "'q9'" in text and "'daily_signups'" in text and "Run the endpoint again" in text
     assert "does not exist, was deleted" not in text and info.value.endpoint == "daily_signups"
+
+
+def test_a_key_echoed_near_the_cut_of_a_non_json_error_page_leaves_no_part_of_it(client, api):
+    # A proxy's HTML error page echoing the request headers; the message keeps its first 300 characters.
+    page = "<html><body>" + "a" * 262 + " " + f"Authorization: Bearer {KEY}" + " more</body></html>"
+    api.get(f"{BASE}daily_signups/").respond(500, text=page)
+    with pytest.raises(PostHogEndpointsError) as info:
+        client.get_endpoint("daily_signups")
+    assert "non-JSON answer" in str(info.value)
+    assert KEY[:8] not in str(info.value) and KEY[:8] not in (info.value.detail or "")
