@@ -25,6 +25,8 @@ from .dialects import CURRENT_REFRESH_MODES
 #: and `direct` is refused. `force_async` is the asset default: it always computes fresh data and,
 #: where the server offers async runs, keeps no HTTP request open while the query runs.
 REFRESH_MODES = DOCUMENTED_REFRESH_MODES + CURRENT_REFRESH_MODES
+DATE_FORMAT = "%Y-%m-%d"
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,9 @@ class PartitionVariables:
 
     For time-window partitions, `start` and `end` name the variables that receive the window's
     start and end, formatted with `date_format` (the end is exclusive: the daily partition
-    2026-11-01 runs with start 2026-11-01 and end 2026-11-02). For any partitions, `key` names
+    2026-11-01 runs with start 2026-11-01 and end 2026-11-02). Without a `date_format`, bounds at
+    midnight are written as dates (`%Y-%m-%d`) and others with their time (`%Y-%m-%d %H:%M:%S`),
+    so hourly partitions do not collapse to their day. For any partitions, `key` names
     the variable that receives the partition key itself (a static partition such as a plan).
 
     Example:
@@ -46,7 +50,7 @@ class PartitionVariables:
     start: Optional[str] = None
     end: Optional[str] = None
     key: Optional[str] = None
-    date_format: str = "%Y-%m-%d"
+    date_format: Optional[str] = None
 
     def names(self) -> list[str]:
         return [n for n in (self.start, self.end, self.key) if n]
@@ -70,11 +74,17 @@ class PartitionVariables:
                     f"{partition_key!r} is not time-based; use `key=` for static partitions"
                 )
             start, end = time_window
+            date_format = self.date_format or _default_date_format(start, end)
             if self.start:
-                values[self.start] = start.strftime(self.date_format)
+                values[self.start] = start.strftime(date_format)
             if self.end:
-                values[self.end] = end.strftime(self.date_format)
+                values[self.end] = end.strftime(date_format)
         return values
+
+
+def _default_date_format(start: datetime, end: datetime) -> str:
+    midnight = all((t.hour, t.minute, t.second, t.microsecond) == (0, 0, 0, 0) for t in (start, end))
+    return DATE_FORMAT if midnight else DATETIME_FORMAT
 
 
 @dataclass(frozen=True)
