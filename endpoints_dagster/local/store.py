@@ -345,10 +345,12 @@ class Store:
         return (bytes(row[0]), float(row[1])) if row else None
 
     def cache_put(self, cache_key: str, project_id: int, endpoint_id: str, payload: bytes, last_refresh: float) -> None:
+        # A query may finish after its endpoint was deleted: its result is still answered, but
+        # not cached (a plain insert would break the foreign key and fail the query).
         self._exec(
             "INSERT OR REPLACE INTO cache_entries (cache_key, project_id, endpoint_id, payload, last_refresh) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (cache_key, project_id, endpoint_id, payload, last_refresh),
+            "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM endpoints WHERE id = ? AND deleted_at IS NULL)",
+            (cache_key, project_id, endpoint_id, payload, last_refresh, endpoint_id),
         )
 
     def cache_prune(self, older_than: float) -> int:
