@@ -30,6 +30,7 @@ from ._http import Request
 from ._names import check_int
 from ._pages import PageCollector, paused_gc
 from ._poll_schedule import GROWTH, PollSchedule
+from ._retry import AMBIGUOUS_STATUSES
 from .errors import (
     InvalidRequestError,
     PaginationError,
@@ -38,6 +39,7 @@ from .errors import (
     QueryCancelledError,
     QueryFailedError,
     QueryTimeoutError,
+    ServerError,
     TooManyRowsError,
 )
 from .models import QueryStatus, RunResult
@@ -214,9 +216,15 @@ class Runner:
             raise
         except PostHogConnectionError as exc:
             if client._clock() < self.deadline:
+                if exc.request_sent:  # given up on, but PostHog may still be computing it
+                    self._cancel_quietly(query_id, "the run request failed")
                 raise
             self._cancel_quietly(query_id, "the run timed out")
             raise QueryTimeoutError(endpoint=self.name, query_id=query_id, timeout=self.timeout) from exc
+        except ServerError as exc:
+            if exc.status_code in AMBIGUOUS_STATUSES:  # a gateway gave up; the query may still run behind it
+                self._cancel_quietly(query_id, "the run request failed")
+            raise
         except Exception:
             raise
         except BaseException as exc:  # interrupted while PostHog may be computing: stop it there too

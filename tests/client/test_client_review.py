@@ -82,3 +82,30 @@ def test_a_key_echoed_near_the_cut_of_a_non_json_error_page_leaves_no_part_of_it
         client.get_endpoint("daily_signups")
     assert "non-JSON answer" in str(info.value)
     assert KEY[:8] not in str(info.value) and KEY[:8] not in (info.value.detail or "")
+
+
+@pytest.mark.parametrize("failure", ["read-timeout", "504"])
+def test_a_run_request_given_up_on_while_posthog_may_still_compute_cancels_its_query(fake_time, api, failure):
+    client = make_client(fake_time, max_retries=1)
+
+    def fail(request):
+        if failure == "504":
+            return httpx.Response(504, text="upstream request timeout")
+        raise httpx.ReadTimeout("slow", request=request)
+
+    run = api.post(RUN).mock(side_effect=fail)
+    cancel = api.route(method="DELETE", path__startswith=QUERY).respond(200, json={"message": "Query task revoked"})
+    with pytest.raises(PostHogEndpointsError):
+        client.run_endpoint("daily_signups", variables={"since": "x"}, refresh="force_blocking")
+    query_id = body(run.calls.last)["client_query_id"]
+    assert run.call_count == 2 and {body(call)["client_query_id"] for call in run.calls} == {query_id}
+    assert cancel.call_count == 1 and api.calls.last.request.url.path == f"{QUERY}{query_id}/"
+
+
+def test_a_run_refused_outright_sends_no_cancel(client, api):
+    api.post(RUN).respond(400, json={"type": "validation_error", "code": "invalid_input",
+                                     "detail": "Unknown variable(s): x", "attr": "variables_values"})
+    cancel = api.route(method="DELETE", path__startswith=QUERY).respond(204)
+    with pytest.raises(PostHogEndpointsError):
+        client.run_endpoint("daily_signups", variables={"x": 1})
+    assert cancel.call_count == 0
