@@ -177,11 +177,13 @@ def decode_error(
         return error
     if status >= 500:
         what = "PostHog's query engine is busy" if code == "query_capacity" else f"PostHog failed ({status})"
-        return ServerError(
+        error = ServerError(
             f"{what} while trying to {request.action} {subject}{said}. This is on PostHog's side: "
             "it was retried where safe; try again later or raise max_retries.",
             **common,
         )
+        error.retry_after = parse_retry_after(headers, None)  # type: ignore[attr-defined]  # 503 + Retry-After
+        return error
     if status == 400:
         field = attr or ("version" if "version" in (detail or "").lower() else None)
         if request.is_run and attr is None and (

@@ -12,8 +12,9 @@ Classification (the only place it is decided):
 
 Waits grow exponentially with jitter; a server's ``Retry-After`` (or PostHog's "Expected available
 in N seconds") is honoured. Retries stop after ``max_retries`` or when the next wait would pass the
-deadline; a single wait longer than ``MAX_SINGLE_WAIT`` is not slept at all (the error is raised with
-its ``retry_after`` so an orchestrator can reschedule instead of holding a worker).
+deadline; a single wait longer than ``MAX_SINGLE_WAIT`` (or the configured ``max_wait``, if larger) is
+not slept at all (the error is raised with its ``retry_after`` so an orchestrator can reschedule
+instead of holding a worker).
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ class RetryPolicy:
         self.logger = logger
         self.sleep = sleep
         self.clock = clock
+        # A user who allows backoffs past a minute allows single waits that long too.
+        self.longest_wait = max(MAX_SINGLE_WAIT, max_wait)
         self._backoff = tenacity.wait_exponential_jitter(initial=initial_wait, max=max_wait, jitter=initial_wait)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
@@ -155,10 +158,10 @@ class RetryPolicy:
                     raise _Retry(error) from error
                 raise
 
-        max_retries = self.max_retries
+        max_retries, longest_wait = self.max_retries, self.longest_wait
 
         def stop(state: tenacity.RetryCallState) -> bool:
-            if state.attempt_number > max_retries or state.upcoming_sleep > MAX_SINGLE_WAIT:
+            if state.attempt_number > max_retries or state.upcoming_sleep > longest_wait:
                 return True
             return deadline is not None and self.clock() + state.upcoming_sleep >= deadline
 

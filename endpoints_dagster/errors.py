@@ -131,7 +131,12 @@ class RateLimitedError(PostHogEndpointsError):
 
 
 class ServerError(PostHogEndpointsError):
-    """5xx: PostHog failed or is overloaded (``code == "query_capacity"`` when the engine is busy)."""
+    """5xx: PostHog failed or is overloaded (``code == "query_capacity"`` when the engine is busy).
+
+    ``retry_after`` is the wait a ``Retry-After`` header asked for, in seconds, when it gave one.
+    """
+
+    retry_after: float | None = None
 
 
 class QueryFailedError(PostHogEndpointsError):

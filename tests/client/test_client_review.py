@@ -7,7 +7,7 @@ import threading
 
 import httpx
 import pytest
-from client_fakes import BASE, KEY, QUERY, make_client, run_json, status_json
+from client_fakes import BASE, KEY, QUERY, endpoint_json, make_client, run_json, status_json
 
 from endpoints_dagster.errors import EndpointNotFoundError, PostHogEndpointsError, QueryCancelledError
 
@@ -109,3 +109,23 @@ def test_a_run_refused_outright_sends_no_cancel(client, api):
     with pytest.raises(PostHogEndpointsError):
         client.run_endpoint("daily_signups", variables={"x": 1})
     assert cancel.call_count == 0
+
+
+def test_a_503_with_retry_after_waits_that_long(client, api, fake_time):
+    busy = {"type": "server_error", "code": "query_capacity", "detail": "Too many queries.", "attr": None}
+    route = api.get(f"{BASE}daily_signups/").mock(side_effect=[
+        httpx.Response(503, headers={"Retry-After": "7"}, json=busy),
+        httpx.Response(200, json=endpoint_json()),
+    ])
+    client.get_endpoint("daily_signups")
+    assert route.call_count == 2 and len(fake_time.sleeps) == 1 and 7.0 <= fake_time.sleeps[0] <= 7.8
+
+
+def test_a_configured_retry_max_wait_past_a_minute_still_retries(fake_time, api):
+    client = make_client(fake_time, max_retries=4, retry_initial_wait=40.0, retry_max_wait=120.0, run_timeout=3600.0)
+    route = api.get(f"{BASE}daily_signups/").mock(side_effect=[
+        *[httpx.Response(502, text="bad gateway") for _ in range(3)],
+        httpx.Response(200, json=endpoint_json()),
+    ])
+    client.get_endpoint("daily_signups")
+    assert route.call_count == 4 and len(fake_time.sleeps) == 3 and max(fake_time.sleeps) > 60
