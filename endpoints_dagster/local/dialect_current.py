@@ -60,6 +60,9 @@ def _refuse_extras(body: dict[str, Any], allowed: frozenset[str] | tuple[str, ..
             raise errors.validation_error(EXTRA, key)
 
 
+MAX_INT = 2**63 - 1
+
+
 def _body_int(body: dict[str, Any], name: str, minimum: int) -> int | None:
     value = body.get(name)
     if value is None:
@@ -72,6 +75,8 @@ def _body_int(body: dict[str, Any], name: str, minimum: int) -> int | None:
         raise errors.validation_error("Input should be a valid integer", name)
     if value < minimum:
         raise errors.validation_error(f"Input should be greater than or equal to {minimum}", name)
+    if value > MAX_INT:  # beyond 64 bits no row, page or cache key can use it (it used to be a 500)
+        raise errors.validation_error(f"Input should be less than or equal to {MAX_INT}", name)
     return value
 
 
@@ -79,7 +84,7 @@ def _query_int(params: dict[str, str], name: str, minimum: int) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.strip().isdecimal() or int(raw) < minimum:
+    if not raw.strip().isdecimal() or not minimum <= int(raw) <= MAX_INT:
         raise errors.PlainError(400, {"error": f"Invalid {name} parameter: {raw}"})
     return int(raw)
 

@@ -42,6 +42,10 @@ def test_odd_numbers_are_not_server_errors(local_client: httpx.Client, method: s
         ("POST", "endpoints/top_events/run/", {"version": "²"}),
         ("GET", f"endpoints/top_events/run/?limit={SUPERSCRIPT_TWO}", None),
         ("GET", f"endpoints/?created_by={HUGE}", None),
+        ("GET", f"endpoints/top_events/run/?limit={HUGE}", None),
+        ("GET", f"endpoints/top_events/run/?limit=5&offset={HUGE}", None),
+        ("POST", "endpoints/top_events/run/", {"limit": 5, "offset": HUGE}),
+        ("POST", "endpoints/top_events/run/", {"limit": HUGE}),
     ],
 )
 def test_odd_numbers_on_the_current_dialect_are_4xx(current_client: httpx.Client, method: str, path: str, body):
