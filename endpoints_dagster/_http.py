@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -72,6 +73,13 @@ class Request:
         if self.query_id:
             return f"query {self.query_id!r}"
         return "the project's endpoints"
+
+
+def _json_default(value: Any) -> Any:
+    """What orjson refuses but a caller reasonably passes: ``datetime`` subclasses (pandas' Timestamp)."""
+    if isinstance(value, (datetime, date)):
+        return None if value != value else value.isoformat()  # pandas' NaT is a datetime that is not equal to itself
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 def loads(content: bytes) -> Any:
@@ -296,7 +304,9 @@ class HttpSession:
         """One attempt: the answer if its status is in ``request.ok``, else a typed error."""
         url = f"{self.host}{request.path}"
         try:
-            content = orjson.dumps(request.json, option=_DUMPS) if request.json is not None else None
+            content = (
+                orjson.dumps(request.json, default=_json_default, option=_DUMPS) if request.json is not None else None
+            )
         except TypeError as exc:  # orjson.JSONEncodeError
             raise InvalidRequestError(
                 f"Cannot send the request to {request.action} {request.subject}: {exc}. Pass JSON-compatible "

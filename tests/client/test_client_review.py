@@ -129,3 +129,17 @@ def test_a_configured_retry_max_wait_past_a_minute_still_retries(fake_time, api)
     ])
     client.get_endpoint("daily_signups")
     assert route.call_count == 4 and len(fake_time.sleeps) == 3 and max(fake_time.sleeps) > 60
+
+
+def test_pandas_timestamps_in_variables_travel_as_iso_text_like_datetimes(client, api):
+    import pandas as pd
+    from datetime import datetime, timezone
+
+    route = api.post(RUN).respond(json=run_json([]))
+    client.run_endpoint("daily_signups", variables={
+        "since": pd.Timestamp("2026-01-01", tz="UTC"), "until": datetime(2026, 2, 1, tzinfo=timezone.utc),
+        "day": pd.Timestamp("2026-03-01"), "missing": pd.NaT,
+    })
+    sent = body(route.calls.last)["variables_values"]
+    assert sent == {"since": "2026-01-01T00:00:00+00:00", "until": "2026-02-01T00:00:00+00:00",
+                    "day": "2026-03-01T00:00:00", "missing": None}
