@@ -21,6 +21,16 @@ from .models import Endpoint, EndpointVersion, expand_query, same_query
 __all__ = ["CatalogRoutes"]
 
 
+def _query_of(name: str, query: Any) -> dict[str, Any]:
+    """``expand_query``, its refusal naming the endpoint and the field (before anything is sent)."""
+    try:
+        return expand_query(query)
+    except ValueError as exc:
+        raise InvalidRequestError(
+            f"Endpoint {name!r}: {exc} Got {type(query).__name__}.", endpoint=name, attr="query"
+        ) from None
+
+
 class CatalogRoutes:
     """Endpoint and version routes; mixed into ``EndpointsClient``."""
 
@@ -104,7 +114,7 @@ class CatalogRoutes:
             client.create_endpoint("daily_signups", "SELECT toDate(timestamp) AS day, count() FROM events GROUP BY day")
         """
         validate_endpoint_name(name)  # before anything is built or sent
-        query_dict = expand_query(query)
+        query_dict = _query_of(name, query)
         fields: dict[str, Any] = {"name": name, "query": query_dict}
         optional = dict(description=description, is_active=is_active, cache_age_seconds=cache_age_seconds)
         optional["is_materialized"] = is_materialized
@@ -140,7 +150,7 @@ class CatalogRoutes:
         if not fields:
             raise ValueError(f"update_endpoint({name!r}) needs at least one field to change, e.g. description='...'.")
         if "query" in fields:
-            fields["query"] = expand_query(fields["query"])
+            fields["query"] = _query_of(name, fields["query"])
 
         def request(dialect: Dialect) -> Request:
             wire = dialect.endpoint_fields(name, fields)

@@ -143,3 +143,16 @@ def test_pandas_timestamps_in_variables_travel_as_iso_text_like_datetimes(client
     sent = body(route.calls.last)["variables_values"]
     assert sent == {"since": "2026-01-01T00:00:00+00:00", "until": "2026-02-01T00:00:00+00:00",
                     "day": "2026-03-01T00:00:00", "missing": None}
+
+
+@pytest.mark.parametrize("call", ["create", "update"])
+def test_a_query_that_is_neither_text_nor_a_query_dict_is_refused_naming_the_endpoint(client, api, call):
+    from endpoints_dagster.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError) as info:
+        if call == "create":
+            client.create_endpoint("daily_signups", {"query": "SELECT 1"})
+        else:
+            client.update_endpoint("daily_signups", query=42)
+    assert "'daily_signups'" in str(info.value) and "HogQLQuery" in str(info.value)
+    assert info.value.attr == "query" and info.value.endpoint == "daily_signups" and not api.calls
