@@ -34,6 +34,9 @@ CLOCK_SKEW_SECONDS = 2.0
 
 EndpointRef = Union[str, EndpointSpec, dg.AssetSpec, dg.AssetsDefinition]
 
+#: Planned materializations looked at per endpoint asset when finding the run behind an
+#: execution (newest first): enough for many concurrent partition runs.
+RUN_SCAN_LIMIT = 100
 _IN_PROGRESS = {
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.QUEUED,
@@ -146,27 +149,32 @@ class WatchList:
 def dagster_run_of(instance: dg.DagsterInstance, keys: Iterable[dg.AssetKey], executed_at: datetime) -> Optional[str]:
     """The id of the Dagster run that made this execution of an endpoint, if one did.
 
-    Looks at the latest run that planned or made a materialization of each key: a run in
-    progress covers everything since its start; a finished one, its start to its end.
+    Candidates are the recent runs that planned a materialization of one of `keys` (concurrent
+    partition runs included). A run covers the moment when it is in progress and started before
+    it, or ran from before to after it, each bound widened by `CLOCK_SKEW_SECONDS`; of several,
+    the one whose own window is nearest the moment wins.
     """
-    keys = list(keys)
-    if not keys:
-        return None
     moment = executed_at.timestamp()
-    run_ids: set[str] = set()
-    for record in instance.get_asset_records(keys):
-        entry = record.asset_entry
-        latest = entry.last_materialization
-        for run_id in (entry.last_planned_materialization_run_id, latest.run_id if latest else None):
-            if run_id:
-                run_ids.add(run_id)
-    for run_id in sorted(run_ids):
-        run = instance.get_run_record_by_id(run_id)
-        if run is None or run.start_time is None or moment < run.start_time - CLOCK_SKEW_SECONDS:
+    best: Optional[tuple[float, str]] = None
+    for run in _runs_planning(instance, set(keys), before=moment + CLOCK_SKEW_SECONDS):
+        if run.start_time is None:
             continue
-        if run.end_time is None and run.dagster_run.status in _IN_PROGRESS:
-            return run_id
-        end = run.end_time if run.end_time is not None else run.update_timestamp.timestamp()
-        if moment <= end + CLOCK_SKEW_SECONDS:
-            return run_id
-    return None
+        in_progress = run.end_time is None and run.dagster_run.status in _IN_PROGRESS
+        end = float("inf") if in_progress else (run.end_time or run.update_timestamp.timestamp())
+        distance = max(run.start_time - moment, moment - end, 0.0)
+        if distance <= CLOCK_SKEW_SECONDS and (best is None or distance < best[0]):
+            best = (distance, run.dagster_run.run_id)
+    return best[1] if best else None
+
+
+def _runs_planning(instance: dg.DagsterInstance, keys: set[dg.AssetKey], *, before: float) -> list[Any]:
+    """Run records of the latest runs that planned a materialization of any of `keys` by `before`."""
+    run_ids: set[str] = set()
+    for key in keys:
+        planned = instance.fetch_planned_materializations(
+            dg.AssetRecordsFilter(asset_key=key, before_timestamp=before), limit=RUN_SCAN_LIMIT
+        )
+        run_ids.update(record.run_id for record in planned.records)
+    if not run_ids:
+        return []
+    return list(instance.get_run_records(dg.RunsFilter(run_ids=sorted(run_ids))))
