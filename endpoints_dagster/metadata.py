@@ -110,15 +110,22 @@ def schema_changes(previous: Optional[dg.TableSchema], current: dg.TableSchema) 
     return changes
 
 
+def recorded_schemas(instance: dg.DagsterInstance, key: dg.AssetKey, limit: int = 1) -> list[Optional[dg.TableSchema]]:
+    """The column schemas recorded by the asset's latest `limit` materializations, newest first."""
+    records = instance.fetch_materializations(key, limit=limit).records
+    schemas: list[Optional[dg.TableSchema]] = []
+    for record in records:
+        materialization = record.asset_materialization
+        value = materialization.metadata.get("dagster/column_schema") if materialization else None
+        schema = getattr(value, "schema", value)
+        schemas.append(schema if isinstance(schema, dg.TableSchema) else None)
+    return schemas
+
+
 def previous_schema(instance: dg.DagsterInstance, key: dg.AssetKey) -> Optional[dg.TableSchema]:
     """The column schema recorded by the asset's latest materialization, if any."""
-    event = instance.get_latest_materialization_event(key)
-    materialization = event.asset_materialization if event else None
-    if materialization is None:
-        return None
-    value = materialization.metadata.get("dagster/column_schema")
-    schema = getattr(value, "schema", value)
-    return schema if isinstance(schema, dg.TableSchema) else None
+    schemas = recorded_schemas(instance, key)
+    return schemas[0] if schemas else None
 
 
 def drift_check_result(

@@ -205,6 +205,11 @@ def test_schema_drift_check_warns_on_changed_columns(posthog, local_client, endp
     text = changed.description
     assert "`b` removed" in text and "`c` added" in text and "`a` changed type: UInt8 -> Float64" in text
 
+    # Run on its own (the UI's "Execute check"), the check compares the last two materializations.
+    check = dg.AssetCheckKey(dg.AssetKey(["posthog", name]), "schema_unchanged")
+    alone = drift_result(materialize(assets, posthog, instance=instance, selection=dg.AssetSelection.checks(check)))
+    assert not alone.passed and alone.description == changed.description
+
 
 def test_pinned_version_runs_that_version(posthog, local_client, endpoint_factory):
     name = endpoint_factory("SELECT 'first' AS which")
