@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import threading
 
 from endpoints_dagster.client import EndpointsClient
@@ -110,3 +112,8 @@ def status_json(query_id: str, *, complete: bool = False, error: bool = False, r
     }
     status.update(extra)
     return {"query_status": status}
+
+
+def request_body(call) -> dict:
+    """The JSON body a recorded respx call sent ({} for a request without one)."""
+    return json.loads(call.request.content) if call.request.content else {}

@@ -40,3 +40,11 @@ def _key_never_logged(caplog: pytest.LogCaptureFixture):
     assert KEY not in caplog.text
     for record in caplog.records:
         assert KEY not in repr(record.args)
+
+
+@pytest.fixture
+def paged(fake_time: FakeTime):
+    """A client that pages every two rows."""
+    client = make_client(fake_time, page_size=2)
+    yield client
+    client.close()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 import httpx
 import pytest
 from client_fakes import BASE, KEY, QUERY, endpoint_json, make_client, run_json, status_json
+from client_fakes import request_body as body
 
 from endpoints_dagster.errors import EndpointNotFoundError, PostHogEndpointsError, QueryCancelledError
 
@@ -15,15 +15,6 @@ RUN = f"{BASE}daily_signups/run/"
 ROWS = [["2026-01-0%d" % i, i] for i in range(1, 8)]
 
 
-def body(call) -> dict:
-    return json.loads(call.request.content)
-
-
-@pytest.fixture
-def paged(fake_time):
-    client = make_client(fake_time, page_size=2)
-    yield client
-    client.close()
 
 
 def test_cancel_while_a_later_page_is_open_stops_that_page_and_fetches_no_more(paged, api):

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 from client_fakes import BASE, QUERY, make_client, run_json, status_json
+from client_fakes import request_body as body
 
 from endpoints_dagster.errors import (
     InvalidRequestError,
@@ -24,15 +25,6 @@ RUN = f"{BASE}daily_signups/run/"
 ROWS = [["2026-01-0%d" % i, i] for i in range(1, 6)]
 
 
-def body(call) -> dict:
-    return json.loads(call.request.content)
-
-
-@pytest.fixture
-def paged(fake_time):
-    client = make_client(fake_time, page_size=2)
-    yield client
-    client.close()
 
 
 # -- GET or POST, and the body ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ import threading
 import httpx
 import pytest
 from client_fakes import BASE, HOST, KEY, PROJECT, endpoint_json, make_client, run_json
+from client_fakes import request_body as body
 
 from endpoints_dagster.client import EndpointsClient
 from endpoints_dagster.dialects import DATA_FRESHNESS_SECONDS
@@ -22,9 +23,6 @@ from endpoints_dagster.errors import InvalidRequestError, QueryCancelledError, T
 RUN = f"{BASE}daily_signups/run/"
 CURRENT_FIELDS = {"client_query_id", "debug", "filters_override", "limit", "offset", "refresh", "variables", "version"}
 
-
-def body(call) -> dict:
-    return json.loads(call.request.content) if call.request.content else {}
 
 
 def current_endpoint(name: str = "daily_signups", **overrides) -> dict:

@@ -10,7 +10,7 @@ import gc
 import httpx
 import pandas as pd
 import pytest
-from client_fakes import BASE, make_client, run_json
+from client_fakes import BASE, run_json
 
 from endpoints_dagster import _pages
 from endpoints_dagster._pages import PageCollector, paused_gc
@@ -26,12 +26,6 @@ TYPES = [["day", "Date"], ["signups", "UInt64"]]
 def small_threshold(monkeypatch):
     monkeypatch.setattr(_pages, "KEEP_ROWS_UP_TO", 3)
 
-
-@pytest.fixture
-def paged(fake_time):
-    client = make_client(fake_time, page_size=2)
-    yield client
-    client.close()
 
 
 def serve_pages(api, rows, page=2, **extra):
