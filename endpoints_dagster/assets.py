@@ -181,11 +181,13 @@ def _build_multi_asset(
             asset_spec = asset_spec.with_io_manager_key("io_manager")
         asset_specs.append(asset_spec)
         planned.append(_Planned(spec, asset_spec.key))
-    check_specs = (
-        [dg.AssetCheckSpec(SCHEMA_CHECK_NAME, asset=p.key, description="Columns and types match the previous materialization.") for p in planned]
+    check_specs = [
+        dg.AssetCheckSpec(
+            SCHEMA_CHECK_NAME, asset=p.key, description="Columns and types match the previous materialization."
+        )
+        for p in planned
         if schema_checks
-        else []
-    )
+    ]
     by_key = {p.key: p for p in planned}
     name = _op_name(name, planned, index, count)
 
