@@ -323,6 +323,14 @@ class Runner:
         want, cap, page_size = limit, self.max_rows, self.client.page_size
         data, query_id, body = self._first(refresh, version, client_query_id, want, offset)
         first = RunResult.from_api(data)
+        if version is not None and first.endpoint_version is not None and first.endpoint_version != version:
+            # Rows of another version must not land as if they were the pinned one.
+            raise PostHogEndpointsError(
+                f"Endpoint {self.name!r}: asked for version {version}, but PostHog answered with version "
+                f"{first.endpoint_version}. Check that this PostHog supports running a pinned version "
+                "(the `version` field), or unpin the version.",
+                endpoint=self.name,
+            )
         if offset and body and body.get("offset") == offset:
             self._check_offset(data, offset)
         # What the server says (hasMore) and what a full page suggests where hasMore cannot be trusted.

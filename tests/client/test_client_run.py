@@ -14,6 +14,7 @@ from client_fakes import request_body as body
 from endpoints_dagster.errors import (
     InvalidRequestError,
     PaginationError,
+    PostHogEndpointsError,
     QueryCancelledError,
     QueryFailedError,
     QueryTimeoutError,
@@ -356,3 +357,9 @@ def test_force_cache_page_miss_is_reported(paged, api):
     with pytest.raises(PaginationError) as info:
         paged.run_endpoint("daily_signups", refresh="force_cache")
     assert body(route.calls.last)["refresh"] == "force_cache" and "refresh='blocking'" in str(info.value)
+
+
+def test_a_server_that_ignores_the_pinned_version_is_refused(client, api):
+    api.get(RUN).respond(json=run_json([["2026-01-01", 42]], version=3))
+    with pytest.raises(PostHogEndpointsError, match="asked for version 1, but PostHog answered with version 3"):
+        client.run_endpoint("daily_signups", version=1)
