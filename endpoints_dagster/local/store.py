@@ -85,6 +85,10 @@ _ENDPOINT_COLS = (
     "created_at, updated_at, created_by, last_executed_at"
 )
 _VERSION_COLS = "id, endpoint_id, version, query, is_active, created_at, created_by"
+_EXECUTION_COLS = (
+    "id", "project_id", "endpoint", "client_query_id", "version", "materialized", "query_async", "api_key_id",
+    "via_api_key", "submitted_at", "started_at", "finished_at", "status", "error",
+)
 _MAT_COLS = "endpoint_id, version, table_name, status, last_materialized_at, error, sync_frequency"
 
 
@@ -144,6 +148,13 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _all_where(self, sql: str, filters: dict[str, Any], order_by: str = "") -> list[tuple]:
+        """Rows of `sql` (which ends in a WHERE clause) narrowed by `column = value` for each
+        filter whose value is not None."""
+        given = {column: value for column, value in filters.items() if value is not None}
+        sql += "".join(f" AND {column} = ?" for column in given)
+        return self._all(sql + (f" ORDER BY {order_by}" if order_by else ""), tuple(given.values()))
 
     def _all(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._lock:
@@ -227,18 +238,14 @@ class Store:
     def list_endpoints(
         self, project_id: int, *, is_active: bool | None = None, created_by: int | None = None
     ) -> list[EndpointRow]:
-        sql = f"SELECT {_ENDPOINT_COLS} FROM endpoints WHERE project_id = ? AND deleted_at IS NULL"
-        params: list[Any] = [project_id]
-        if is_active is not None:
-            sql += " AND is_active = ?"
-            params.append(int(is_active))
-        if created_by is not None:
-            if not _fits(created_by):
-                return []
-            sql += " AND created_by = ?"
-            params.append(created_by)
-        sql += " ORDER BY created_at DESC, name"
-        return [_endpoint(r) for r in self._all(sql, tuple(params))]
+        if created_by is not None and not _fits(created_by):
+            return []
+        rows = self._all_where(
+            f"SELECT {_ENDPOINT_COLS} FROM endpoints WHERE deleted_at IS NULL",
+            {"project_id": project_id, "is_active": None if is_active is None else int(is_active), "created_by": created_by},
+            order_by="created_at DESC, name",
+        )
+        return [_endpoint(r) for r in rows]
 
     def update_endpoint(self, endpoint_id: str, **fields: Any) -> None:
         """Set endpoint-level fields (description, is_active, cache_age_seconds)."""
@@ -327,14 +334,10 @@ class Store:
         return MaterializationRow(*row) if row else None
 
     def list_materializations(self, endpoint_id: str | None = None, status: str | None = None) -> list[MaterializationRow]:
-        sql, params = f"SELECT {_MAT_COLS} FROM materializations WHERE 1 = 1", []
-        if endpoint_id is not None:
-            sql += " AND endpoint_id = ?"
-            params.append(endpoint_id)
-        if status is not None:
-            sql += " AND status = ?"
-            params.append(status)
-        return [MaterializationRow(*r) for r in self._all(sql, tuple(params))]
+        rows = self._all_where(
+            f"SELECT {_MAT_COLS} FROM materializations WHERE 1 = 1", {"endpoint_id": endpoint_id, "status": status}
+        )
+        return [MaterializationRow(*r) for r in rows]
 
     def delete_materialization(self, endpoint_id: str, version: int) -> None:
         self._exec("DELETE FROM materializations WHERE endpoint_id = ? AND version = ?", (endpoint_id, version))
@@ -382,20 +385,12 @@ class Store:
         self._exec("UPDATE executions SET status = ?, finished_at = ?, error = ? WHERE id = ?", (status, ts, error, execution_id))
 
     def executions(self, project_id: int | None = None, client_query_id: str | None = None) -> list[dict[str, Any]]:
-        sql = (
-            "SELECT id, project_id, endpoint, client_query_id, version, materialized, query_async, api_key_id, "
-            "via_api_key, submitted_at, started_at, finished_at, status, error FROM executions WHERE 1 = 1"
+        rows = self._all_where(
+            f"SELECT {', '.join(_EXECUTION_COLS)} FROM executions WHERE 1 = 1",
+            {"project_id": project_id, "client_query_id": client_query_id},
+            order_by="id",
         )
-        params: list[Any] = []
-        if project_id is not None:
-            sql += " AND project_id = ?"
-            params.append(project_id)
-        if client_query_id is not None:
-            sql += " AND client_query_id = ?"
-            params.append(client_query_id)
-        cols = ("id", "project_id", "endpoint", "client_query_id", "version", "materialized", "query_async",
-                "api_key_id", "via_api_key", "submitted_at", "started_at", "finished_at", "status", "error")
-        return [dict(zip(cols, r)) for r in self._all(sql + " ORDER BY id", tuple(params))]
+        return [dict(zip(_EXECUTION_COLS, r)) for r in rows]
 
     def interrupt_unfinished(self, ts: float) -> int:
         """At startup: executions a previous process left running can never finish."""
