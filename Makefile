@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[local,demo,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[local,demo,dev,arrow,polars,dg]"
 	touch $(STAMP)
 
 install: $(STAMP)
