@@ -9,7 +9,6 @@ Copy this file to start your own project. It reads the connection from environme
     DEMO_DUCKDB_PATH           where tables land (default: data/demo.duckdb)
 """
 
-
 import os
 from pathlib import Path
 
@@ -75,7 +74,9 @@ def kpi_report(
             "top_country": [str(revenue.iloc[0]["country"]) if not revenue.empty else ""],
             "top_event": [str(top_events.iloc[0]["event"]) if not top_events.empty else ""],
             "visit_to_purchase": [float(purchased.iloc[0]) if not purchased.empty else 0.0],
-            "latest_weekly_active_users": [int(wau.sort_values("week").iloc[-1]["active_users"]) if not wau.empty else 0],
+            "latest_weekly_active_users": [
+                int(wau.sort_values("week").iloc[-1]["active_users"]) if not wau.empty else 0
+            ],
         }
     )
     context.add_output_metadata({"preview": dg.MetadataValue.md(report.to_markdown(index=False))})
@@ -83,7 +84,9 @@ def kpi_report(
 
 
 daily_signups_job = dg.define_asset_job(
-    "daily_signups_job", selection=dg.AssetSelection.assets(["posthog", "daily_signups"]), partitions_def=daily
+    "daily_signups_job",
+    selection=dg.AssetSelection.assets(["posthog", "daily_signups"]),
+    partitions_def=daily,
 )
 
 # When a dashboard or an app executes `revenue_by_country` in PostHog, rebuild the report
@@ -105,7 +108,9 @@ handwritten = dict(
     jobs=[daily_signups_job, kpi_report_job],
     sensors=[revenue_executed_sensor],
     schedules=[
-        dg.build_schedule_from_partitioned_job(daily_signups_job, hour_of_day=1, name="daily_signups_schedule"),
+        dg.build_schedule_from_partitioned_job(
+            daily_signups_job, hour_of_day=1, name="daily_signups_schedule"
+        ),
     ],
     resources={
         "posthog": PostHogEndpointsResource(

@@ -24,7 +24,9 @@ RESULTS = BENCH_DIR / "RESULTS.md"
 
 def discover() -> list[str]:
     """Short names (``frames`` for ``bench_frames``) of every benchmark module, sorted."""
-    return sorted(m.name[len("bench_") :] for m in pkgutil.iter_modules([str(BENCH_DIR)]) if m.name.startswith("bench_"))
+    return sorted(
+        m.name[len("bench_") :] for m in pkgutil.iter_modules([str(BENCH_DIR)]) if m.name.startswith("bench_")
+    )
 
 
 def title(name: str) -> str:
@@ -41,7 +43,13 @@ def run_child(name: str, out: str) -> int:
         code = 0
     except BaseException as exc:  # report, never hide: the parent turns it into an error row
         traceback.print_exc()
-        payload = [asdict(BenchRow(f"{name}: error", float("nan"), "", None, "runs", False, f"{type(exc).__name__}: {exc}"))]
+        payload = [
+            asdict(
+                BenchRow(
+                    f"{name}: error", float("nan"), "", None, "runs", False, f"{type(exc).__name__}: {exc}"
+                )
+            )
+        ]
         code = 1
     Path(out).write_text(json.dumps(payload), encoding="utf-8")
     return code
@@ -56,14 +64,23 @@ def run_module(name: str, timeout: float) -> tuple[list[BenchRow], bool]:
             proc = subprocess.run(cmd, cwd=ROOT, timeout=timeout, check=False)
             ok = proc.returncode == 0
         except subprocess.TimeoutExpired:
-            return [BenchRow(f"{name}: timed out", float("nan"), "", None, f"finishes in {timeout:.0f} s", False)], False
+            return [
+                BenchRow(f"{name}: timed out", float("nan"), "", None, f"finishes in {timeout:.0f} s", False)
+            ], False
         if not out.exists():
-            return [BenchRow(f"{name}: crashed", float("nan"), "", None, "runs", False, f"exit code {proc.returncode}")], False
+            return [
+                BenchRow(
+                    f"{name}: crashed", float("nan"), "", None, "runs", False, f"exit code {proc.returncode}"
+                )
+            ], False
         return [BenchRow(**r) for r in json.loads(out.read_text(encoding="utf-8"))], ok
 
 
 def table(rows: list[BenchRow]) -> str:
-    lines = ["| benchmark | value | baseline (same run) | target | met | notes |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| benchmark | value | baseline (same run) | target | met | notes |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         met = "n/a" if r.met is None else ("yes" if r.met else "**NO**")
         value = f"{fmt(r.value)} {r.unit}".strip()
@@ -102,7 +119,9 @@ def write_results(sections: dict[str, str], info: dict, when: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", help="modules to run: 'frames' or 'bench_frames' (default: all)")
-    parser.add_argument("--no-write", action="store_true", help="print the table but leave bench/RESULTS.md alone")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print the table but leave bench/RESULTS.md alone"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per module (default 600)")
     parser.add_argument("--list", action="store_true", help="list the modules and exit")
     parser.add_argument("--child", help=argparse.SUPPRESS)

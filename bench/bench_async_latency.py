@@ -25,7 +25,7 @@ from datetime import datetime
 
 from bench.common import BenchRow, fmt
 from endpoints_dagster import _poll_schedule
-from endpoints_dagster.client import EndpointsClient
+from endpoints_dagster.client.client import EndpointsClient
 from endpoints_dagster.local.process import LocalServer, ServerControl
 
 DURATIONS = (0.5, 2.0, 8.0)
@@ -68,7 +68,10 @@ def _without_prediction() -> Iterator[None]:
 
 
 def run() -> list[BenchRow]:
-    with tempfile.TemporaryDirectory() as tmp, LocalServer(tmp, demo=False, events=20_000, extra_args=["--no-access-log"]) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalServer(tmp, demo=False, events=20_000, extra_args=["--no-access-log"]) as server,
+    ):
         control = server.control
 
         def client(**settings) -> EndpointsClient:
@@ -115,11 +118,20 @@ def run() -> list[BenchRow]:
         geo_lag, geo_polls = geometric[duration]
         share = lag / max(duration, 1.0)
         met = worst <= allowed and (duration != 8.0 or polls <= TARGET_REQUESTS)
-        target = f"<= {fmt(allowed)} s (25% of max(d, 1 s))" + (f", <= {TARGET_REQUESTS} requests" if duration == 8.0 else "")
-        rows.append(BenchRow(
-            f"{fmt(duration)} s query: lag after the server finished (median of {REPEATS})", lag, "s", base_lag, target, met,
-            f"{share:.0%} of max(d, 1 s) (stretch 10%: {'met' if worst <= STRETCH_SHARE * max(duration, 1.0) else 'not met'}); "
-            f"worst {fmt(worst)} s; {polls} status requests (max of {REPEATS}); baseline = fixed {fmt(BASELINE_INTERVAL)} s "
-            f"polling: {base_polls} requests; geometric x1.5 without prediction: lag {fmt(geo_lag)} s, {geo_polls} requests",
-        ))  # fmt: skip
+        target = f"<= {fmt(allowed)} s (25% of max(d, 1 s))" + (
+            f", <= {TARGET_REQUESTS} requests" if duration == 8.0 else ""
+        )
+        rows.append(
+            BenchRow(
+                f"{fmt(duration)} s query: lag after the server finished (median of {REPEATS})",
+                lag,
+                "s",
+                base_lag,
+                target,
+                met,
+                f"{share:.0%} of max(d, 1 s) (stretch 10%: {'met' if worst <= STRETCH_SHARE * max(duration, 1.0) else 'not met'}); "
+                f"worst {fmt(worst)} s; {polls} status requests (max of {REPEATS}); baseline = fixed {fmt(BASELINE_INTERVAL)} s "
+                f"polling: {base_polls} requests; geometric x1.5 without prediction: lag {fmt(geo_lag)} s, {geo_polls} requests",
+            )
+        )
     return rows

@@ -31,7 +31,9 @@ from endpoints_dagster.local.process import LocalServer
 ENDPOINTS = 500
 DAILY = 100
 TYPE = "endpoints_dagster.components.PostHogEndpointsComponent"
-PLAIN_SQL = "SELECT event, count() AS n FROM events WHERE event != {variables.skip} GROUP BY event ORDER BY n DESC"
+PLAIN_SQL = (
+    "SELECT event, count() AS n FROM events WHERE event != {variables.skip} GROUP BY event ORDER BY n DESC"
+)
 DAILY_SQL = (
     "SELECT toDate(timestamp) AS day, count() AS n FROM events WHERE timestamp >= {variables.since} "
     "AND timestamp < {variables.until} GROUP BY day ORDER BY day"
@@ -43,13 +45,19 @@ def _variables(**values: str) -> dict:
 
 
 def create_endpoints(server: LocalServer) -> None:
-    with httpx.Client(base_url=f"{server.url}/api/projects/{server.project_id}/", headers=server.headers, timeout=60) as c:
+    with httpx.Client(
+        base_url=f"{server.url}/api/projects/{server.project_id}/", headers=server.headers, timeout=60
+    ) as c:
         for i in range(ENDPOINTS - DAILY):
             query = {"kind": "HogQLQuery", "query": PLAIN_SQL, "variables": _variables(skip="$pageview")}
             body = {"name": f"report_{i:03d}", "description": f"Report {i}: events by count.", "query": query}
             c.post("endpoints/", json=body).raise_for_status()
         for i in range(DAILY):
-            query = {"kind": "HogQLQuery", "query": DAILY_SQL, "variables": _variables(since="2026-01-01", until="2026-02-01")}
+            query = {
+                "kind": "HogQLQuery",
+                "query": DAILY_SQL,
+                "variables": _variables(since="2026-01-01", until="2026-02-01"),
+            }
             c.post("endpoints/", json={"name": f"daily_{i:03d}", "query": query}).raise_for_status()
 
 
@@ -98,8 +106,12 @@ def run() -> list[BenchRow]:
             os.environ["BENCH_POSTHOG_KEY"] = server.api_key
             create_endpoints(server)
             with create_defs_folder_sandbox() as full, create_defs_folder_sandbox() as empty:
-                full_path = full.scaffold_component(PostHogEndpointsComponent, defs_yaml_contents=attributes("1"))
-                empty_path = empty.scaffold_component(PostHogEndpointsComponent, defs_yaml_contents=attributes("1"))
+                full_path = full.scaffold_component(
+                    PostHogEndpointsComponent, defs_yaml_contents=attributes("1")
+                )
+                empty_path = empty.scaffold_component(
+                    PostHogEndpointsComponent, defs_yaml_contents=attributes("1")
+                )
 
                 server.control.reset_stats()
                 with warnings.catch_warnings():

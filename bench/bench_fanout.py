@@ -27,11 +27,15 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 QUERY = "SELECT event, count() AS n FROM events GROUP BY event ORDER BY n DESC"
 
 
-def materialize(names: list[str], resource: PostHogEndpointsResource, control: ServerControl, concurrency: int):
+def materialize(
+    names: list[str], resource: PostHogEndpointsResource, control: ServerControl, concurrency: int
+):
     """One run: (step seconds, whole materialize() seconds, most queries running at once on the server)."""
     control.clear_cache()
     control.reset_stats()
-    assets = build_endpoint_assets(names, max_concurrency=concurrency, schema_checks=False, name=f"fanout_{concurrency}")
+    assets = build_endpoint_assets(
+        names, max_concurrency=concurrency, schema_checks=False, name=f"fanout_{concurrency}"
+    )
     started = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(assets, resources={"posthog": resource}, instance=instance, run_config=QUIET)
@@ -49,7 +53,10 @@ def materialize(names: list[str], resource: PostHogEndpointsResource, control: S
 def run() -> list[BenchRow]:
     logging.getLogger("dagster").setLevel(logging.WARNING)
     extra = ["--workers", str(ENDPOINTS), "--no-access-log"]
-    with tempfile.TemporaryDirectory() as tmp, LocalServer(tmp, demo=False, events=20_000, extra_args=extra) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalServer(tmp, demo=False, events=20_000, extra_args=extra) as server,
+    ):
         resource = PostHogEndpointsResource(
             host=server.url, project_id=str(server.project_id), personal_api_key=server.api_key
         )
@@ -63,9 +70,13 @@ def run() -> list[BenchRow]:
     return [
         BenchRow(
             f"{ENDPOINTS} endpoints x {fmt(SECONDS)} s, one run, max_concurrency={ENDPOINTS}: materialization step",
-            step, "s", step_seq, f"< {fmt(TARGET)} s", step < TARGET,
+            step,
+            "s",
+            step_seq,
+            f"< {fmt(TARGET)} s",
+            step < TARGET,
             f"{step_seq / step:.1f}x faster than the sequential baseline (max_concurrency=1, measured); "
             f"{peak} queries ran at once on the server (baseline: {peak_seq}); whole dg.materialize(): "
             f"{fmt(wall)} s (baseline {fmt(wall_seq)} s), Dagster's own run setup included",
         ),
-    ]  # fmt: skip
+    ]

@@ -16,14 +16,20 @@ import orjson
 import pandas as pd
 
 from bench.common import BenchRow, fmt, peak_memory, timeit_best, timeit_interleaved
-from endpoints_dagster.client import EndpointsClient
-from endpoints_dagster.frames import concat_frames, to_dataframe
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.frames.pandas import concat_frames, to_dataframe
 
 COLUMNS = ["id", "value", "distinct_id", "maybe", "timestamp", "day", "tags", "flag"]
 TYPES = [
-    ["id", "UInt64"], ["value", "Float64"], ["distinct_id", "String"], ["maybe", "Nullable(Int64)"],
-    ["timestamp", "DateTime64(6, 'UTC')"], ["day", "Date"], ["tags", "Array(String)"], ["flag", "Bool"],
-]  # fmt: skip
+    ["id", "UInt64"],
+    ["value", "Float64"],
+    ["distinct_id", "String"],
+    ["maybe", "Nullable(Int64)"],
+    ["timestamp", "DateTime64(6, 'UTC')"],
+    ["day", "Date"],
+    ["tags", "Array(String)"],
+    ["flag", "Bool"],
+]
 EVENTS = ["$pageview", "$autocapture", "signup", "$identify", "purchase"]
 PAGE = 50_000
 MB = 1e6
@@ -37,32 +43,53 @@ def response(n: int, offset: int = 0, seed: int = 0) -> bytes:
     """
     rng = np.random.default_rng(seed)
     ids = np.arange(offset, offset + n)
-    micros = np.datetime64("2026-01-01T00:00:00", "us").astype(np.int64) + ids * 7_000_000 + rng.integers(0, 10**6, n)
+    micros = (
+        np.datetime64("2026-01-01T00:00:00", "us").astype(np.int64)
+        + ids * 7_000_000
+        + rng.integers(0, 10**6, n)
+    )
     micros[::100] -= micros[::100] % 1_000_000
     stamps = np.datetime_as_string(micros.view("M8[us]"), unit="us").tolist()
     maybe = rng.integers(-(10**6), 10**6, n).tolist()
     maybe[::10] = [None] * len(maybe[::10])
-    rows = list(zip(
-        ids.tolist(),
-        (rng.random(n) * 100).round(6).tolist(),
-        [f"0190a7c3-{x:012x}" for x in rng.integers(0, 2**48, n).tolist()],
-        maybe,
-        [s.removesuffix(".000000") + "Z" for s in stamps],
-        np.datetime_as_string(micros.view("M8[us]").astype("M8[D]")).tolist(),
-        [EVENTS[i % 5 : i % 5 + i % 3] for i in ids.tolist()],
-        (ids % 2 == 0).tolist(),
-    ))  # fmt: skip
-    return orjson.dumps({
-        "results": rows, "columns": COLUMNS, "types": TYPES, "hasMore": offset + n < 10**6, "limit": n,
-        "offset": offset, "is_cached": False, "cache_key": "bench", "last_refresh": "2026-11-20T08:00:00Z",
-        "next_allowed_client_refresh": "2026-11-20T08:01:00Z", "timezone": "UTC", "query_status": None,
-        "name": "bench_events", "_version": 1, "_version_created_at": "2026-11-01T00:00:00Z",
-    })  # fmt: skip
+    rows = list(
+        zip(
+            ids.tolist(),
+            (rng.random(n) * 100).round(6).tolist(),
+            [f"0190a7c3-{x:012x}" for x in rng.integers(0, 2**48, n).tolist()],
+            maybe,
+            [s.removesuffix(".000000") + "Z" for s in stamps],
+            np.datetime_as_string(micros.view("M8[us]").astype("M8[D]")).tolist(),
+            [EVENTS[i % 5 : i % 5 + i % 3] for i in ids.tolist()],
+            (ids % 2 == 0).tolist(),
+        )
+    )
+    return orjson.dumps(
+        {
+            "results": rows,
+            "columns": COLUMNS,
+            "types": TYPES,
+            "hasMore": offset + n < 10**6,
+            "limit": n,
+            "offset": offset,
+            "is_cached": False,
+            "cache_key": "bench",
+            "last_refresh": "2026-11-20T08:00:00Z",
+            "next_allowed_client_refresh": "2026-11-20T08:01:00Z",
+            "timezone": "UTC",
+            "query_status": None,
+            "name": "bench_events",
+            "_version": 1,
+            "_version_created_at": "2026-11-01T00:00:00Z",
+        }
+    )
 
 
 def frame_of(body: bytes) -> pd.DataFrame:
     data = orjson.loads(body)
-    return to_dataframe(data["columns"], data["types"], data["results"], timezone=data.get("timezone") or "UTC")
+    return to_dataframe(
+        data["columns"], data["types"], data["results"], timezone=data.get("timezone") or "UTC"
+    )
 
 
 def naive_frame(body: bytes) -> pd.DataFrame:
@@ -86,21 +113,34 @@ def single_response() -> list[BenchRow]:
     ratio = t_frame / t_loads
     return [
         BenchRow(
-            "50,000 x 8 response: bytes -> typed DataFrame (orjson.loads + to_dataframe)", t_frame * 1e3, "ms",
-            t_loads * 1e3, "<= 2x baseline (orjson.loads of the same bytes)", ratio <= 2,
+            "50,000 x 8 response: bytes -> typed DataFrame (orjson.loads + to_dataframe)",
+            t_frame * 1e3,
+            "ms",
+            t_loads * 1e3,
+            "<= 2x baseline (orjson.loads of the same bytes)",
+            ratio <= 2,
             f"{ratio:.2f}x; best of 11, interleaved, GC on; {len(body) / MB:.1f} MB body; UInt64, Float64, String, Nullable(Int64), "
             "DateTime64(6, 'UTC'), Date, Array(String), Bool",
         ),
         BenchRow(
-            "to_dataframe alone (rows already parsed)", t_to_df * 1e3, "ms", t_loads * 1e3,
-            "about 1x orjson.loads", None,
+            "to_dataframe alone (rows already parsed)",
+            t_to_df * 1e3,
+            "ms",
+            t_loads * 1e3,
+            "about 1x orjson.loads",
+            None,
             f"{t_to_df / t_loads:.2f}x; the largest parts: transposing the rows (zip) and parsing the two date columns",
         ),
         BenchRow(
-            "same response, row-wise pd.DataFrame then conversions (ruled-out approach)", t_naive * 1e3, "ms",
-            t_loads * 1e3, "reference", None, f"{t_naive / t_loads:.2f}x orjson.loads; {t_naive / t_frame:.1f}x slower",
+            "same response, row-wise pd.DataFrame then conversions (ruled-out approach)",
+            t_naive * 1e3,
+            "ms",
+            t_loads * 1e3,
+            "reference",
+            None,
+            f"{t_naive / t_loads:.2f}x orjson.loads; {t_naive / t_frame:.1f}x slower",
         ),
-    ]  # fmt: skip
+    ]
 
 
 def paged() -> list[BenchRow]:
@@ -138,26 +178,44 @@ def paged() -> list[BenchRow]:
     return [
         BenchRow(
             "1,000,000 rows in 20 pages -> one DataFrame: peak memory (per-page to_dataframe + concat_frames)",
-            peak / MB, "MB", final / MB, "<= 3x baseline (final frame's memory_usage(deep=True))", peak <= 3 * final,
+            peak / MB,
+            "MB",
+            final / MB,
+            "<= 3x baseline (final frame's memory_usage(deep=True))",
+            peak <= 3 * final,
             f"{peak / final:.2f}x; tracemalloc peak, response bytes not counted ({len(pages[0]) / MB:.1f} MB/page); "
             "memory_usage(deep=True) omits the strings inside Array(String) lists, so the ratio errs high",
         ),
         BenchRow(
-            "same 20 pages through EndpointsClient.run_endpoint(...).to_pandas(): peak memory", client_peak / MB, "MB",
-            client_final / MB, "<= 3x baseline (final frame's memory_usage(deep=True))", client_peak <= 3 * client_final,
+            "same 20 pages through EndpointsClient.run_endpoint(...).to_pandas(): peak memory",
+            client_peak / MB,
+            "MB",
+            client_final / MB,
+            "<= 3x baseline (final frame's memory_usage(deep=True))",
+            client_peak <= 3 * client_final,
             f"{client_peak / client_final:.2f}x; the client converts each page as it arrives (GC paused while paging); "
             "response bytes counted (httpx.MockTransport, no sockets)",
         ),
         BenchRow(
-            "500,000 rows (10 pages), keeping every raw row and converting once at the end", naive_peak / MB,
-            "MB", naive_final / MB, "reference", None, f"{naive_peak / naive_final:.2f}x its final frame",
+            "500,000 rows (10 pages), keeping every raw row and converting once at the end",
+            naive_peak / MB,
+            "MB",
+            naive_final / MB,
+            "reference",
+            None,
+            f"{naive_peak / naive_final:.2f}x its final frame",
         ),
         BenchRow(
-            "1,000,000 rows in 20 pages -> one DataFrame: time", t_pages, "s", t_loads, "reference (orjson.loads of the 20 pages)",
-            None, f"{t_pages / t_loads:.2f}x; with the cyclic GC paused while paging: {fmt(t_no_gc)} s "
+            "1,000,000 rows in 20 pages -> one DataFrame: time",
+            t_pages,
+            "s",
+            t_loads,
+            "reference (orjson.loads of the 20 pages)",
+            None,
+            f"{t_pages / t_loads:.2f}x; with the cyclic GC paused while paging: {fmt(t_no_gc)} s "
             f"({t_no_gc / t_loads:.2f}x): the GC re-scans the kept Array(String) lists on every page",
         ),
-    ]  # fmt: skip
+    ]
 
 
 def through_client(pages: list[bytes]) -> pd.DataFrame:
@@ -165,9 +223,13 @@ def through_client(pages: list[bytes]) -> pd.DataFrame:
 
     def serve(request: httpx.Request) -> httpx.Response:
         offset = (orjson.loads(request.content) if request.content else {}).get("offset") or 0
-        return httpx.Response(200, content=pages[offset // PAGE], headers={"content-type": "application/json"})
+        return httpx.Response(
+            200, content=pages[offset // PAGE], headers={"content-type": "application/json"}
+        )
 
-    with EndpointsClient("http://127.0.0.1:1", 1, "phx_bench", transport=httpx.MockTransport(serve), max_rows=None) as client:
+    with EndpointsClient(
+        "http://127.0.0.1:1", 1, "phx_bench", transport=httpx.MockTransport(serve), max_rows=None
+    ) as client:
         return client.run_endpoint("bench_events", variables={"since": "2026-01-01"}).to_pandas()
 
 

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import dagster as dg
 import pandas as pd
 
-from .models import RunResult
+from endpoints_dagster.client.models import RunResult
 
 PREVIEW_ROWS = 10
 MIN_PREVIEW_ROWS = 3
@@ -89,7 +89,10 @@ def materialization_metadata(
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v) for k, v in values.items()}
+    return {
+        k: v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)
+        for k, v in values.items()
+    }
 
 
 def schema_changes(previous: Optional[dg.TableSchema], current: dg.TableSchema) -> list[str]:
@@ -110,7 +113,9 @@ def schema_changes(previous: Optional[dg.TableSchema], current: dg.TableSchema) 
     return changes
 
 
-def recorded_schemas(instance: dg.DagsterInstance, key: dg.AssetKey, limit: int = 1) -> list[Optional[dg.TableSchema]]:
+def recorded_schemas(
+    instance: dg.DagsterInstance, key: dg.AssetKey, limit: int = 1
+) -> list[Optional[dg.TableSchema]]:
     """The column schemas recorded by the asset's latest `limit` materializations, newest first."""
     records = instance.fetch_materializations(key, limit=limit).records
     schemas: list[Optional[dg.TableSchema]] = []

@@ -13,7 +13,7 @@ from typing import Literal, Optional
 import dagster as dg
 from pydantic import Field
 
-from .client import EndpointsClient
+from endpoints_dagster.client.client import EndpointsClient
 
 DEFAULT_HOST = "https://us.posthog.com"
 

@@ -14,13 +14,13 @@ from typing import Any, Optional
 
 import dagster as dg
 
-from ._names import ENDPOINT_NAME_PATTERN
-from ._polling import REFRESH_MODES as DOCUMENTED_REFRESH_MODES
-from .dialects import CURRENT_REFRESH_MODES
+from endpoints_dagster.client.dialects.base import CURRENT_REFRESH_MODES
+from endpoints_dagster.client.names import ENDPOINT_NAME_PATTERN
+from endpoints_dagster.client.runs.args import DOCUMENTED_REFRESH_MODES
 
 #: Refresh modes an asset may ask for: the documented dialect's six, then PostHog today's three
 #: (`cache`, `force`, `direct`). The client maps each onto the dialect the server speaks (see
-#: `endpoints_dagster.dialects`): on PostHog today the async modes run synchronously and
+#: `endpoints_dagster.client.dialects`): on PostHog today the async modes run synchronously and
 #: `force_cache` is refused; on a documented server `cache`/`force` are `blocking`/`force_blocking`
 #: and `direct` is refused. `force_async` is the asset default: it always computes fresh data and,
 #: where the server offers async runs, keeps no HTTP request open while the query runs.
@@ -138,8 +138,7 @@ class EndpointSpec:
             )
         if self.refresh not in REFRESH_MODES:
             raise ValueError(
-                f"endpoint {self.name!r}: refresh={self.refresh!r} is not one of "
-                f"{', '.join(REFRESH_MODES)}"
+                f"endpoint {self.name!r}: refresh={self.refresh!r} is not one of {', '.join(REFRESH_MODES)}"
             )
         if self.version is not None and (not isinstance(self.version, int) or self.version < 1):
             raise ValueError(
@@ -159,7 +158,7 @@ class EndpointSpec:
         if isinstance(self.key, (str, list, tuple)):
             object.__setattr__(self, "key", dg.AssetKey.from_coercible(self.key))
 
-    def with_changes(self, **changes: Any) -> "EndpointSpec":
+    def with_changes(self, **changes: Any) -> EndpointSpec:
         """A copy with some fields changed."""
         return replace(self, **changes)
 
@@ -173,6 +172,6 @@ class EndpointSpec:
         return values
 
 
-def coerce_spec(spec: "EndpointSpec | str") -> EndpointSpec:
+def coerce_spec(spec: EndpointSpec | str) -> EndpointSpec:
     """Accept a bare endpoint name wherever a spec is expected."""
     return spec if isinstance(spec, EndpointSpec) else EndpointSpec(name=spec)

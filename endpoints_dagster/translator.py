@@ -10,7 +10,7 @@ import json
 
 import dagster as dg
 
-from .specs import EndpointSpec
+from endpoints_dagster.specs import EndpointSpec
 
 DEFAULT_GROUP = "posthog"
 DEFAULT_KEY_PREFIX = ("posthog",)

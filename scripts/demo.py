@@ -84,7 +84,9 @@ def sensor_fires_once(server: LocalServer, env: dict[str, str]) -> None:
         print("a dashboard executed revenue_by_country through the API")
         fired = tick(baseline.cursor)
         for request in fired.run_requests or []:
-            print(f"sensor {sensor.name}: RunRequest(run_key={request.run_key!r}, job={sensor.job_name}, tags={dict(request.tags)})")
+            print(
+                f"sensor {sensor.name}: RunRequest(run_key={request.run_key!r}, job={sensor.job_name}, tags={dict(request.tags)})"
+            )
         if len(fired.run_requests or []) != 1:
             raise SystemExit(f"expected one run request from the sensor, got {fired.run_requests!r}")
         (request,) = fired.run_requests
@@ -96,7 +98,9 @@ def sensor_fires_once(server: LocalServer, env: dict[str, str]) -> None:
         # Launch the requested run; it executes revenue_by_country itself, which must not
         # trigger the sensor again.
         job = definitions.defs.resolve_job_def(sensor.job_name)
-        if not job.execute_in_process(run_config=request.run_config, tags=request.tags, instance=instance).success:
+        if not job.execute_in_process(
+            run_config=request.run_config, tags=request.tags, instance=instance
+        ).success:
             raise SystemExit(f"{sensor.job_name} failed")
         print(f"{sensor.job_name} ran for that execution")
         after = tick(again.cursor)

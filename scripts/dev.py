@@ -36,11 +36,16 @@ def main() -> int:
         bin_dir = Path(sys.executable).parent
         # The component in demo_defs/ needs the saved endpoint list (one request to the server).
         subprocess.run(
-            [str(bin_dir / "dg"), "utils", "refresh-defs-state"], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, check=True
+            [str(bin_dir / "dg"), "utils", "refresh-defs-state"],
+            cwd=ROOT,
+            env={**env, "PYTHONPATH": str(ROOT)},
+            check=True,
         )
         dagster = bin_dir / "dagster"
         try:
-            return subprocess.call([str(dagster), "dev", "-w", "workspace.yaml", "-p", port], cwd=ROOT, env=env)
+            return subprocess.call(
+                [str(dagster), "dev", "-w", "workspace.yaml", "-p", port], cwd=ROOT, env=env
+            )
         except KeyboardInterrupt:
             return 0
 

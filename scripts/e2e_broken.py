@@ -26,7 +26,7 @@ BREAKAGES = [
     # Materializations keep only one metadata entry: no row count, column schema or preview.
     ("materializations carry no row count, schema or preview",
      "daily = dg.DailyPartitionsDefinition(",
-     "import endpoints_dagster.assets as _assets\n"
+     "import endpoints_dagster.assets.factory as _assets\n"
      "_assets.materialization_metadata = lambda **kw: {'posthog/endpoint': kw['endpoint']}\n\n"
      "daily = dg.DailyPartitionsDefinition("),
 ]

@@ -51,7 +51,7 @@ from typing import Any
 import httpx
 import pytest
 
-from endpoints_dagster._dialect_state import forget_learned_dialects
+from endpoints_dagster.client.dialects.state import forget_learned_dialects
 from endpoints_dagster.local.process import LocalServer, ServerControl
 
 LOCAL_EVENTS = 20_000
@@ -62,7 +62,10 @@ DIALECTS = ("documented", "current")
 def _session_server(tmp_path_factory: pytest.TempPathFactory, dialect: str) -> Iterator[LocalServer]:
     extra = ["--list-page-size", str(CURRENT_PAGE_SIZE)] if dialect == "current" else []
     server = LocalServer(
-        tmp_path_factory.mktemp(f"local-posthog-{dialect}"), demo=True, events=LOCAL_EVENTS, dialect=dialect,
+        tmp_path_factory.mktemp(f"local-posthog-{dialect}"),
+        demo=True,
+        events=LOCAL_EVENTS,
+        dialect=dialect,
         extra_args=extra,
     )
     server.start()
@@ -166,7 +169,9 @@ def _factory(client: httpx.Client) -> Iterator[Callable[..., str]]:
     created: list[str] = []
     run_id = uuid.uuid4().hex[:8]
 
-    def make(query: str, *, variables: dict[str, Any] | None = None, name: str | None = None, **fields: Any) -> str:
+    def make(
+        query: str, *, variables: dict[str, Any] | None = None, name: str | None = None, **fields: Any
+    ) -> str:
         name = name or f"t_{run_id}_{next(_names)}"
         r = client.post("endpoints/", json={"name": name, "query": hogql(query, variables), **fields})
         assert r.status_code == 201, r.text

@@ -4,31 +4,31 @@
 `EndpointSpec`s (shared with `load_endpoint_specs`); `model.py` is the YAML schema.
 """
 
-from .component import PostHogEndpointsComponent
-from .plan import (
-    EndpointSkippedWarning,
+from endpoints_dagster.components.component import PostHogEndpointsComponent
+from endpoints_dagster.components.scaffolder import PostHogEndpointsScaffolder
+from endpoints_dagster.discovery.selection import (
     PARTITION_END,
     PARTITION_KEY,
     PARTITION_START,
     EndpointOverride,
     EndpointSelection,
+    EndpointSkippedWarning,
     SkippedEndpoint,
 )
-from .scaffolder import PostHogEndpointsScaffolder
-from .state import EndpointsState, EndpointState, EndpointStateError, VariableState
+from endpoints_dagster.discovery.state import EndpointsState, EndpointState, EndpointStateError, VariableState
 
 __all__ = [
-    "PostHogEndpointsComponent",
-    "PostHogEndpointsScaffolder",
-    "EndpointSkippedWarning",
-    "EndpointsState",
-    "EndpointState",
-    "EndpointStateError",
-    "VariableState",
-    "EndpointOverride",
-    "EndpointSelection",
-    "SkippedEndpoint",
-    "PARTITION_START",
     "PARTITION_END",
     "PARTITION_KEY",
+    "PARTITION_START",
+    "EndpointOverride",
+    "EndpointSelection",
+    "EndpointSkippedWarning",
+    "EndpointState",
+    "EndpointStateError",
+    "EndpointsState",
+    "PostHogEndpointsComponent",
+    "PostHogEndpointsScaffolder",
+    "SkippedEndpoint",
+    "VariableState",
 ]

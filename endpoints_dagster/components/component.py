@@ -18,18 +18,15 @@ from dagster.components import (
     ComponentLoadContext,
     DefsStateConfig,
     DefsStateConfigArgs,
-    ResolvedDefsStateConfig,
     Resolvable,
+    ResolvedDefsStateConfig,
     StateBackedComponent,
 )
 from dagster.components.utils.translation import TranslationFn, TranslationFnResolver
 from typing_extensions import Self
 
-from ..assets import build_endpoint_assets
-from ..sensors import build_endpoint_execution_sensor
-from ..specs import EndpointSpec
-from ..translator import PostHogEndpointsTranslator
-from .model import (
+from endpoints_dagster.assets.factory import build_endpoint_assets
+from endpoints_dagster.components.model import (
     PARTITION_SCOPE,
     DefaultsArgs,
     EndpointOverrideArgs,
@@ -37,9 +34,17 @@ from .model import (
     SelectionArgs,
     SensorArgs,
 )
-from .plan import EndpointSkippedWarning, SkippedEndpoint, drop_duplicate_keys, plan_specs
-from .scaffolder import PostHogEndpointsScaffolder
-from .state import REFRESH_HINT, EndpointsState, EndpointState, EndpointStateError
+from endpoints_dagster.components.scaffolder import PostHogEndpointsScaffolder
+from endpoints_dagster.discovery.selection import (
+    EndpointSkippedWarning,
+    SkippedEndpoint,
+    drop_duplicate_keys,
+    plan_specs,
+)
+from endpoints_dagster.discovery.state import REFRESH_HINT, EndpointsState, EndpointState, EndpointStateError
+from endpoints_dagster.sensors.sensor import build_endpoint_execution_sensor
+from endpoints_dagster.specs import EndpointSpec
+from endpoints_dagster.translator import PostHogEndpointsTranslator
 
 
 def _default_defs_state() -> DefsStateConfigArgs:
@@ -159,9 +164,13 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
         with self.connection.get_client() as client:
             endpoints = client.list_endpoints()
             host = client.host
-        EndpointsState.from_endpoints(endpoints, project_id=self.connection.project_id, host=host).write(state_path)
+        EndpointsState.from_endpoints(endpoints, project_id=self.connection.project_id, host=host).write(
+            state_path
+        )
 
-    def build_defs_from_state(self, context: ComponentLoadContext, state_path: Optional[Path]) -> dg.Definitions:
+    def build_defs_from_state(
+        self, context: ComponentLoadContext, state_path: Optional[Path]
+    ) -> dg.Definitions:
         if state_path is None:
             _warn(
                 f"PostHogEndpointsComponent at {_where(context)}: no saved endpoint list yet "
@@ -225,7 +234,9 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
             else []
         )
         sensors = self._build_sensor(specs, translator)
-        resources = {self.resource_key: self.connection} if self.provide_resource and (assets or sensors) else {}
+        resources = (
+            {self.resource_key: self.connection} if self.provide_resource and (assets or sensors) else {}
+        )
         return dg.Definitions(assets=assets, sensors=sensors, resources=resources)
 
     # -- customisation ------------------------------------------------------------------------
@@ -258,11 +269,15 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
             if spec.partitions_def is not None:
                 # A run request for a partitioned asset needs a partition key, which an
                 # execution in PostHog does not carry.
-                _warn(f"PostHogEndpointsComponent sensor: endpoint {spec.name!r} is partitioned; the sensor does not watch it")
+                _warn(
+                    f"PostHogEndpointsComponent sensor: endpoint {spec.name!r} is partitioned; the sensor does not watch it"
+                )
                 continue
             watched.append(spec)
         if not watched:
-            _warn("PostHogEndpointsComponent sensor: no unpartitioned endpoint to watch; no sensor is defined")
+            _warn(
+                "PostHogEndpointsComponent sensor: no unpartitioned endpoint to watch; no sensor is defined"
+            )
             return []
         key_by_name = {spec.name: translator.get_asset_spec(spec).key for spec in watched}
         return [

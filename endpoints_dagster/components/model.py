@@ -17,14 +17,28 @@ from dagster.components import ResolutionContext, Resolvable, Resolver
 from dagster.components.resolved.errors import ResolutionException
 from pydantic import Field, ValidationError
 
-from .._names import normalize_host, validate_project_id
-from ..resource import DEFAULT_HOST, PostHogEndpointsResource
-from ..specs import REFRESH_MODES
-from ..translator import DEFAULT_GROUP, DEFAULT_KEY_PREFIX
-from .plan import PARTITION_END, PARTITION_KEY, PARTITION_START, EndpointOverride, EndpointSelection
+from endpoints_dagster.client.names import normalize_host, validate_project_id
+from endpoints_dagster.discovery.selection import (
+    PARTITION_END,
+    PARTITION_KEY,
+    PARTITION_START,
+    EndpointOverride,
+    EndpointSelection,
+)
+from endpoints_dagster.resource import DEFAULT_HOST, PostHogEndpointsResource
+from endpoints_dagster.specs import REFRESH_MODES
+from endpoints_dagster.translator import DEFAULT_GROUP, DEFAULT_KEY_PREFIX
 
 RefreshMode = Literal[
-    "blocking", "async", "lazy_async", "force_blocking", "force_async", "force_cache", "cache", "force", "direct"
+    "blocking",
+    "async",
+    "lazy_async",
+    "force_blocking",
+    "force_async",
+    "force_cache",
+    "cache",
+    "force",
+    "direct",
 ]
 assert set(RefreshMode.__args__) == set(REFRESH_MODES)  # type: ignore[attr-defined]
 
@@ -87,17 +101,30 @@ class ConnectionArgs(dg.Model):
         description="Personal API key with the endpoint:read scope. Never write the key itself here.",
         examples=["{{ env.POSTHOG_PERSONAL_API_KEY }}"],
     )
-    request_timeout: Optional[Union[float, str]] = Field(default=None, description="Seconds per HTTP response.")
+    request_timeout: Optional[Union[float, str]] = Field(
+        default=None, description="Seconds per HTTP response."
+    )
     max_retries: Optional[Union[int, str]] = Field(default=None, description="Retries of retryable errors.")
-    retry_initial_wait: Optional[Union[float, str]] = Field(default=None, description="First backoff between retries.")
-    retry_max_wait: Optional[Union[float, str]] = Field(default=None, description="Longest backoff between retries.")
-    poll_interval: Optional[Union[float, str]] = Field(default=None, description="First wait between async status checks.")
-    poll_max_interval: Optional[Union[float, str]] = Field(default=None, description="Longest wait between status checks.")
-    run_timeout: Optional[Union[float, str]] = Field(default=None, description="Seconds one endpoint run may take.")
+    retry_initial_wait: Optional[Union[float, str]] = Field(
+        default=None, description="First backoff between retries."
+    )
+    retry_max_wait: Optional[Union[float, str]] = Field(
+        default=None, description="Longest backoff between retries."
+    )
+    poll_interval: Optional[Union[float, str]] = Field(
+        default=None, description="First wait between async status checks."
+    )
+    poll_max_interval: Optional[Union[float, str]] = Field(
+        default=None, description="Longest wait between status checks."
+    )
+    run_timeout: Optional[Union[float, str]] = Field(
+        default=None, description="Seconds one endpoint run may take."
+    )
     max_rows: Optional[Union[int, str]] = Field(default=None, description="Refuse results larger than this.")
     page_size: Optional[Union[int, str]] = Field(default=None, description="Rows per page when paging.")
     api_dialect: Optional[Literal["auto", "documented", "current"]] = Field(
-        default=None, description="auto (default), documented or current: which PostHog Endpoints API the host speaks."
+        default=None,
+        description="auto (default), documented or current: which PostHog Endpoints API the host speaks.",
     )
     verify_ssl: Optional[Union[bool, str]] = Field(default=None, description="Verify TLS certificates.")
     allow_insecure_http: Optional[Union[bool, str]] = Field(
@@ -130,19 +157,26 @@ def resolve_connection(context: ResolutionContext, model: ConnectionArgs) -> Pos
         value = context.at_path(name).resolve_value(raw)
         if value is None or (isinstance(value, str) and not value.strip()):
             if name in _REQUIRED_CONNECTION_FIELDS:
-                raise ResolutionError(f"connection.{name} is empty; set it (for example to '{{{{ env.POSTHOG_{name.upper()} }}}}').")
+                raise ResolutionError(
+                    f"connection.{name} is empty; set it (for example to '{{{{ env.POSTHOG_{name.upper()} }}}}')."
+                )
             continue
         values[name] = value.strip() if isinstance(value, str) else value
     try:
         values["project_id"] = str(validate_project_id(values["project_id"]))
-        normalize_host(str(values.get("host", DEFAULT_HOST)), allow_insecure_http=_truthy(values.get("allow_insecure_http")))
+        normalize_host(
+            str(values.get("host", DEFAULT_HOST)),
+            allow_insecure_http=_truthy(values.get("allow_insecure_http")),
+        )
     except ValueError as exc:
         raise ResolutionError(f"connection: {exc}") from None
     try:
         return PostHogEndpointsResource(**values)
     except ValidationError as exc:
         # Never echo inputs: one of them is the API key.
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
         raise ResolutionError(f"connection: {problems}") from None
 
 
@@ -255,10 +289,16 @@ class EndpointOverrideArgs(Resolvable):
         elif partitions is None or isinstance(partitions, dg.PartitionsDefinition):
             partitions_def = partitions
         else:
-            raise ResolutionError(f"{where}.partitions: expected a partitions block, got {type(partitions).__name__}")
+            raise ResolutionError(
+                f"{where}.partitions: expected a partitions block, got {type(partitions).__name__}"
+            )
         key = None
         if self.key:
-            key = dg.AssetKey.from_user_string(self.key) if isinstance(self.key, str) else dg.AssetKey(list(self.key))
+            key = (
+                dg.AssetKey.from_user_string(self.key)
+                if isinstance(self.key, str)
+                else dg.AssetKey(list(self.key))
+            )
         if self.version is not None and (isinstance(self.version, bool) or int(self.version) < 1):
             raise ResolutionError(f"{where}.version must be a positive integer, got {self.version!r}")
         return EndpointOverride(

@@ -72,7 +72,9 @@ class PostHogEndpointsScaffoldParams(BaseModel):
     """Parameters of `dg scaffold defs endpoints_dagster.PostHogEndpointsComponent`."""
 
     host: Optional[str] = Field(default=None, description="PostHog URL; default: the POSTHOG_HOST variable.")
-    project_id: Optional[str] = Field(default=None, description="Project id; default: the POSTHOG_PROJECT_ID variable.")
+    project_id: Optional[str] = Field(
+        default=None, description="Project id; default: the POSTHOG_PROJECT_ID variable."
+    )
     api_key_env: str = Field(
         default="POSTHOG_PERSONAL_API_KEY",
         description="Name of the environment variable holding the personal API key.",

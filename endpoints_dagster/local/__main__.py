@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the local server's command line; returns the exit status."""
-    from .cli import main as cli_main
+    from endpoints_dagster.local.cli import main as cli_main
 
     return cli_main(argv)
 

@@ -29,8 +29,8 @@ from typing import Any
 
 import uvicorn
 
-from .dialect import DIALECTS
-from .faults import FAULT_KINDS, Knobs
+from endpoints_dagster.local.dialects.registry import DIALECTS
+from endpoints_dagster.local.server.faults import FAULT_KINDS, Knobs
 
 log = logging.getLogger("endpoints_local")
 
@@ -55,7 +55,9 @@ def _number(kind: type, low: float, high: float | None = None):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {value!r}") from None
         if number < low or (high is not None and number > high):
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}" if high is not None else f"must be >= {low}")
+            raise argparse.ArgumentTypeError(
+                f"must be between {low} and {high}" if high is not None else f"must be >= {low}"
+            )
         return number
 
     return parse
@@ -70,30 +72,69 @@ def _kinds(value: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="endpoints-local-server", description="Local PostHog Endpoints server (chDB).")
+    parser = argparse.ArgumentParser(
+        prog="endpoints-local-server", description="Local PostHog Endpoints server (chDB)."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the API until SIGTERM/SIGINT")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     serve.add_argument("--port", type=int, default=8010, help="port; 0 picks a free one (default 8010)")
-    serve.add_argument("--data", type=Path, default=Path(".local-posthog"), help="state folder (SQLite + chDB)")
-    serve.add_argument("--api-key", action="append", default=[], metavar="KEY[=SCOPE,...][@PROJECT,...]",
-                       help="a personal API key to accept; repeatable. No scopes = endpoint:read,endpoint:write; "
-                            "no projects = --project-id")
+    serve.add_argument(
+        "--data", type=Path, default=Path(".local-posthog"), help="state folder (SQLite + chDB)"
+    )
+    serve.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="KEY[=SCOPE,...][@PROJECT,...]",
+        help="a personal API key to accept; repeatable. No scopes = endpoint:read,endpoint:write; "
+        "no projects = --project-id",
+    )
     serve.add_argument("--project-id", type=_number(int, 1), default=1)
-    serve.add_argument("--demo", action="store_true", help="create the demo endpoints (and the demo key if none given)")
-    serve.add_argument("--events", type=_number(int, 0), default=300_000, help="events to generate on first start")
-    serve.add_argument("--seed", type=int, default=7, help="seed of the event generator and of fault injection")
+    serve.add_argument(
+        "--demo", action="store_true", help="create the demo endpoints (and the demo key if none given)"
+    )
+    serve.add_argument(
+        "--events", type=_number(int, 0), default=300_000, help="events to generate on first start"
+    )
+    serve.add_argument(
+        "--seed", type=int, default=7, help="seed of the event generator and of fault injection"
+    )
     serve.add_argument("--workers", type=_number(int, 1), default=4, help="query worker pool size")
-    serve.add_argument("--dialect", default="documented", choices=sorted(DIALECTS),
-                       help="API dialect to speak: documented (the reference page) or current (PostHog today, strict)")
-    serve.add_argument("--list-page-size", type=_number(int, 1, 1000), default=100, metavar="N",
-                       help="default page size of paginated lists (current dialect; default 100)")
-    serve.add_argument("--last-execution-granularity", type=_number(float, 0), default=None, metavar="SECONDS",
-                       help="last execution times move at most this often (default: 0 documented, 1800 current)")
-    serve.add_argument("--latency", type=_number(float, 0), default=0.0, metavar="SECONDS", help="added to every query")
-    serve.add_argument("--fault-rate", type=_number(float, 0, 1), default=0.0, metavar="F", help="share of /api requests that fail")
+    serve.add_argument(
+        "--dialect",
+        default="documented",
+        choices=sorted(DIALECTS),
+        help="API dialect to speak: documented (the reference page) or current (PostHog today, strict)",
+    )
+    serve.add_argument(
+        "--list-page-size",
+        type=_number(int, 1, 1000),
+        default=100,
+        metavar="N",
+        help="default page size of paginated lists (current dialect; default 100)",
+    )
+    serve.add_argument(
+        "--last-execution-granularity",
+        type=_number(float, 0),
+        default=None,
+        metavar="SECONDS",
+        help="last execution times move at most this often (default: 0 documented, 1800 current)",
+    )
+    serve.add_argument(
+        "--latency", type=_number(float, 0), default=0.0, metavar="SECONDS", help="added to every query"
+    )
+    serve.add_argument(
+        "--fault-rate",
+        type=_number(float, 0, 1),
+        default=0.0,
+        metavar="F",
+        help="share of /api requests that fail",
+    )
     serve.add_argument("--fault-kinds", type=_kinds, default=FAULT_KINDS, help="503,429,drop (default all)")
-    serve.add_argument("--rate-limit", type=_rate, default=None, metavar="N/min", help="per-key rate limit (off)")
+    serve.add_argument(
+        "--rate-limit", type=_rate, default=None, metavar="N/min", help="per-key rate limit (off)"
+    )
     serve.add_argument("--max-body-bytes", type=_number(int, 1024), default=1024 * 1024)
     serve.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -107,17 +148,28 @@ def _log_config(level: str, access_log: bool) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {
             "default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-            "access": {"()": "uvicorn.logging.AccessFormatter", "use_colors": False,
-                       "fmt": '%(asctime)s access: "%(request_line)s" %(status_code)s'},
+            "access": {
+                "()": "uvicorn.logging.AccessFormatter",
+                "use_colors": False,
+                "fmt": '%(asctime)s access: "%(request_line)s" %(status_code)s',
+            },
         },
         "handlers": {
-            "default": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"},
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "stream": "ext://sys.stderr",
+            },
             "access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stderr"},
         },
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": level.upper(), "propagate": False},
             "uvicorn.error": {"level": level.upper()},
-            "uvicorn.access": {"handlers": ["access"], "level": "INFO" if access_log else "WARNING", "propagate": False},
+            "uvicorn.access": {
+                "handlers": ["access"],
+                "level": "INFO" if access_log else "WARNING",
+                "propagate": False,
+            },
             "endpoints_local": {"handlers": ["default"], "level": level.upper(), "propagate": False},
         },
     }
@@ -128,14 +180,19 @@ def knobs_from(args: argparse.Namespace) -> Knobs:
     granularity = args.last_execution_granularity
     if granularity is None:
         granularity = DIALECTS[args.dialect].last_execution_granularity_seconds
-    return Knobs(latency_seconds=args.latency, fault_rate=args.fault_rate, fault_kinds=args.fault_kinds,
-                 rate_limit_per_minute=args.rate_limit, list_page_size=args.list_page_size,
-                 last_execution_granularity_seconds=granularity)
+    return Knobs(
+        latency_seconds=args.latency,
+        fault_rate=args.fault_rate,
+        fault_kinds=args.fault_kinds,
+        rate_limit_per_minute=args.rate_limit,
+        list_page_size=args.list_page_size,
+        last_execution_granularity_seconds=granularity,
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
-    from .app import ServerConfig, build_state, create_app
-    from .auth import parse_key_spec
+    from endpoints_dagster.local.server.app import ServerConfig, build_state, create_app
+    from endpoints_dagster.local.server.auth import parse_key_spec
 
     logging.config.dictConfig(_log_config(args.log_level, not args.no_access_log))
     try:
@@ -145,9 +202,19 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     knobs = knobs_from(args)
     config = ServerConfig(
-        data_dir=args.data, host=args.host, port=args.port, api_keys=keys, project_id=args.project_id,
-        demo=args.demo, events=args.events, seed=args.seed, workers=args.workers, dialect=args.dialect,
-        knobs=knobs, max_body_bytes=args.max_body_bytes, access_log=not args.no_access_log,
+        data_dir=args.data,
+        host=args.host,
+        port=args.port,
+        api_keys=keys,
+        project_id=args.project_id,
+        demo=args.demo,
+        events=args.events,
+        seed=args.seed,
+        workers=args.workers,
+        dialect=args.dialect,
+        knobs=knobs,
+        max_body_bytes=args.max_body_bytes,
+        access_log=not args.no_access_log,
     )
     # Bind before the slow start (engine fill) so a port clash fails fast, but print
     # "ready" only once uvicorn serves the socket.
@@ -170,9 +237,13 @@ def serve(args: argparse.Namespace) -> int:
         return 0
     try:
         uv_config = uvicorn.Config(
-            create_app(state), log_config=_log_config(args.log_level, not args.no_access_log),
-            access_log=not args.no_access_log, lifespan="off", timeout_graceful_shutdown=5,
-            server_header=False, proxy_headers=False,
+            create_app(state),
+            log_config=_log_config(args.log_level, not args.no_access_log),
+            access_log=not args.no_access_log,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+            server_header=False,
+            proxy_headers=False,
         )
         server = ReadyServer(uv_config, state=state, ready_host=args.host, ready_port=sock.getsockname()[1])
         server.run(sockets=[sock])
@@ -201,7 +272,9 @@ class ReadyServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.started and not self.should_exit:
-            log.info("serving the %s dialect at %s", self._state.dialect.name, self.ready_line.split(" ", 1)[1])
+            log.info(
+                "serving the %s dialect at %s", self._state.dialect.name, self.ready_line.split(" ", 1)[1]
+            )
             sys.stdout.write(self.ready_line + "\n")
             sys.stdout.flush()
 

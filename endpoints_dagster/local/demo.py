@@ -39,7 +39,11 @@ def _body(name: str, description: str, query: str, variables: dict[str, Any], **
             "kind": "HogQLQuery",
             "query": " ".join(query.split()),
             "variables": {
-                variable_id(name, code): {"variableId": variable_id(name, code), "code_name": code, "value": value}
+                variable_id(name, code): {
+                    "variableId": variable_id(name, code),
+                    "code_name": code,
+                    "value": value,
+                }
                 for code, value in variables.items()
             },
         },

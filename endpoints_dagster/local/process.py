@@ -41,7 +41,9 @@ class ServerControl:
 
     def __init__(self, url: str, api_key: str, *, timeout: float = 10.0) -> None:
         self.url = url
-        self._client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout)
+        self._client = httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
+        )
 
     def __repr__(self) -> str:
         return f"ServerControl(url={self.url!r})"
@@ -73,11 +75,14 @@ class ServerControl:
         self.reset_knobs()
         self.reset_stats()
 
-    def executions(self, client_query_id: str | None = None, endpoint: str | None = None) -> list[dict[str, Any]]:
+    def executions(
+        self, client_query_id: str | None = None, endpoint: str | None = None
+    ) -> list[dict[str, Any]]:
         """Executions since the last stats reset, optionally filtered."""
         rows = self.stats()["executions"]
         return [
-            r for r in rows
+            r
+            for r in rows
             if (client_query_id is None or r["client_query_id"] == client_query_id)
             and (endpoint is None or r["endpoint"] == endpoint)
         ]
@@ -99,7 +104,10 @@ class ServerControl:
         return int(self._call("POST", "/_local/cache/clear")["deleted"])
 
     def wait_for_execution(
-        self, client_query_id: str, statuses: Sequence[str] = ("completed", "failed", "cancelled"), timeout: float = 30.0
+        self,
+        client_query_id: str,
+        statuses: Sequence[str] = ("completed", "failed", "cancelled"),
+        timeout: float = 30.0,
     ) -> dict[str, Any]:
         """Poll until the execution with this id reaches one of ``statuses``; raise on timeout."""
         deadline = time.monotonic() + timeout
@@ -179,8 +187,22 @@ class LocalServer:
         return self._control
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "endpoints_dagster.local", "serve", "--host", self.host, "--port", "0",
-               "--data", str(self.data_dir), "--api-key", self.api_key, "--project-id", str(self.project_id)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "endpoints_dagster.local",
+            "serve",
+            "--host",
+            self.host,
+            "--port",
+            "0",
+            "--data",
+            str(self.data_dir),
+            "--api-key",
+            self.api_key,
+            "--project-id",
+            str(self.project_id),
+        ]
         if self.demo:
             cmd.append("--demo")
         if self.events is not None:
@@ -201,7 +223,11 @@ class LocalServer:
         log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - handed to the child
         try:
             self.process = subprocess.Popen(
-                self.command(), stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True,
+                self.command(),
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                text=True,
                 env={**os.environ, **(self.env or {})},
             )
         finally:
@@ -211,10 +237,14 @@ class LocalServer:
         deadline = time.monotonic() + self.startup_timeout
         while not self._ready.wait(0.05):
             if self.process.poll() is not None:
-                raise LocalServerError(f"the local server exited with status {self.process.returncode}:\n{self._log_tail()}")
+                raise LocalServerError(
+                    f"the local server exited with status {self.process.returncode}:\n{self._log_tail()}"
+                )
             if time.monotonic() > deadline:
                 self.kill()
-                raise LocalServerError(f"the local server was not ready after {self.startup_timeout}s:\n{self._log_tail()}")
+                raise LocalServerError(
+                    f"the local server was not ready after {self.startup_timeout}s:\n{self._log_tail()}"
+                )
         return self
 
     def _read_stdout(self) -> None:
@@ -222,12 +252,14 @@ class LocalServer:
         for line in self.process.stdout:  # keep draining so the child never blocks on a full pipe
             self.stdout_lines.append(line.rstrip("\n"))
             if not self._ready.is_set() and line.startswith(READY_PREFIX):
-                self.url = line[len(READY_PREFIX):].strip()
+                self.url = line[len(READY_PREFIX) :].strip()
                 self._ready.set()
 
     def _log_tail(self, lines: int = 40) -> str:
         try:
-            return "\n".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+            return "\n".join(
+                self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+            )
         except OSError:
             return "(no log)"
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-
 import threading
 
-from endpoints_dagster.client import EndpointsClient
+from endpoints_dagster.client.client import EndpointsClient
 
 KEY = "phx_SECRET_abc123"
 HOST = "https://posthog.example.com"
@@ -75,7 +74,9 @@ def endpoint_json(name: str = "daily_signups", **overrides) -> dict:
     return body
 
 
-def run_json(rows: list, *, has_more: bool = False, offset: int = 0, limit: int = 100, version: int = 2, **extra) -> dict:
+def run_json(
+    rows: list, *, has_more: bool = False, offset: int = 0, limit: int = 100, version: int = 2, **extra
+) -> dict:
     body = {
         "results": rows,
         "columns": ["day", "signups"],
@@ -107,8 +108,13 @@ def status_json(query_id: str, *, complete: bool = False, error: bool = False, r
         "results": results,
         "start_time": "2026-11-20T08:00:00Z",
         "end_time": "2026-11-20T08:00:02.5Z" if complete else None,
-        "query_progress": {"rows_read": 10, "bytes_read": 100, "estimated_rows_total": 50, "time_elapsed": 0.5,
-                           "active_cpu_time": 0.1},
+        "query_progress": {
+            "rows_read": 10,
+            "bytes_read": 100,
+            "estimated_rows_total": 50,
+            "time_elapsed": 0.5,
+            "active_cpu_time": 0.1,
+        },
     }
     status.update(extra)
     return {"query_status": status}

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from client_fakes import BASE, HOST, KEY, PROJECT, QUERY, make_client
 
-from endpoints_dagster.errors import (
+from endpoints_dagster.client.errors import (
     AuthenticationError,
     EndpointNotFoundError,
     InvalidEndpointNameError,
@@ -48,7 +48,11 @@ def test_401_is_authentication_error(once, api):
     with pytest.raises(AuthenticationError) as info:
         once.get_endpoint("daily_signups")
     error = info.value
-    assert (error.status_code, error.code, error.detail) == (401, "not_authenticated", "Invalid personal API key.")
+    assert (error.status_code, error.code, error.detail) == (
+        401,
+        "not_authenticated",
+        "Invalid personal API key.",
+    )
     assert error.endpoint == "daily_signups" and error.request_method == "GET"
     assert error.request_url == f"{HOST}{BASE}daily_signups/"
     assert "'daily_signups'" in str(error) and "personal_api_key" in str(error)
@@ -57,7 +61,10 @@ def test_401_is_authentication_error(once, api):
 
 def test_403_names_the_missing_scope_and_what_to_do(once, api):
     api.post(BASE).respond(
-        403, json=drf("authentication_error", "permission_denied", "API key missing required scope 'endpoint:write'")
+        403,
+        json=drf(
+            "authentication_error", "permission_denied", "API key missing required scope 'endpoint:write'"
+        ),
     )
     with pytest.raises(PermissionDeniedError) as info:
         once.create_endpoint("new_one", "SELECT 1")
@@ -70,7 +77,9 @@ def test_403_names_the_missing_scope_and_what_to_do(once, api):
 
 
 def test_403_without_a_scope_talks_about_project_access(once, api):
-    api.get(f"{BASE}x/").respond(403, json=drf("authentication_error", "permission_denied", "No access to project."))
+    api.get(f"{BASE}x/").respond(
+        403, json=drf("authentication_error", "permission_denied", "No access to project.")
+    )
     with pytest.raises(PermissionDeniedError) as info:
         once.get_endpoint("x")
     assert info.value.scope is None and f"project {PROJECT}" in str(info.value)
@@ -92,7 +101,9 @@ def test_404_on_a_version_of_a_run_names_the_version(once, api):
         once.run_endpoint("daily_signups", version=9)
     error = info.value
     assert (error.version, error.current_version, error.detail) == (
-        9, 2, "Version 9 not found for endpoint 'daily_signups'"
+        9,
+        2,
+        "Version 9 not found for endpoint 'daily_signups'",
     )
     assert "Version 9 of endpoint 'daily_signups'" in str(error) and "current version is 2" in str(error)
 
@@ -114,8 +125,13 @@ def test_404_on_query_status_is_about_the_query(once, api):
 
 def test_400_names_the_field(once, api):
     api.patch(f"{BASE}daily_signups/").respond(
-        400, json=drf("validation_error", "invalid_input", "Cache age must be between 300 and 86400 seconds.",
-                      "cache_age_seconds")
+        400,
+        json=drf(
+            "validation_error",
+            "invalid_input",
+            "Cache age must be between 300 and 86400 seconds.",
+            "cache_age_seconds",
+        ),
     )
     with pytest.raises(InvalidRequestError) as info:
         once.update_endpoint("daily_signups", cache_age_seconds=5)
@@ -126,7 +142,9 @@ def test_400_names_the_field(once, api):
 
 
 def test_400_drf_field_dict_shape(once, api):
-    api.post(BASE).respond(400, json={"cache_age_seconds": ["Cache age must be between 300 and 86400 seconds."]})
+    api.post(BASE).respond(
+        400, json={"cache_age_seconds": ["Cache age must be between 300 and 86400 seconds."]}
+    )
     with pytest.raises(InvalidRequestError) as info:
         once.create_endpoint("x", "SELECT 1", cache_age_seconds=5)
     assert info.value.attr == "cache_age_seconds" and "Cache age must be" in str(info.value)
@@ -161,7 +179,8 @@ def test_run_400_engine_failure_is_a_query_error(once, api):
 
 def test_429_parses_expected_available_in(once, api):
     api.get(BASE).respond(
-        429, json=drf("throttled_error", "throttled", "Request was throttled. Expected available in 17 seconds.")
+        429,
+        json=drf("throttled_error", "throttled", "Request was throttled. Expected available in 17 seconds."),
     )
     with pytest.raises(RateLimitedError) as info:
         once.list_endpoints()

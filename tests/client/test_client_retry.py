@@ -9,7 +9,7 @@ import httpx
 import pytest
 from client_fakes import BASE, KEY, endpoint_json, make_client, run_json
 
-from endpoints_dagster.errors import (
+from endpoints_dagster.client.errors import (
     AuthenticationError,
     EndpointNotFoundError,
     InvalidRequestError,
@@ -19,8 +19,12 @@ from endpoints_dagster.errors import (
     ServerError,
 )
 
-THROTTLED = {"type": "throttled_error", "code": "throttled", "attr": None,
-             "detail": "Request was throttled. Expected available in 1 seconds."}
+THROTTLED = {
+    "type": "throttled_error",
+    "code": "throttled",
+    "attr": None,
+    "detail": "Request was throttled. Expected available in 1 seconds.",
+}
 
 
 def bodies(route) -> list[dict]:
@@ -29,7 +33,12 @@ def bodies(route) -> list[dict]:
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(400, InvalidRequestError), (401, AuthenticationError), (403, PermissionDeniedError), (404, EndpointNotFoundError)],
+    [
+        (400, InvalidRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, EndpointNotFoundError),
+    ],
 )
 def test_client_errors_are_tried_once(client, api, fake_time, status, error):
     route = api.get(f"{BASE}x/").respond(status, json={"detail": "no"})
@@ -54,8 +63,10 @@ def test_429_waits_about_the_expected_seconds_then_succeeds(client, api, fake_ti
 
 def test_retry_after_header_is_honoured(client, api, fake_time):
     api.get(BASE).mock(
-        side_effect=[httpx.Response(429, headers={"Retry-After": "4"}, json={"error": "slow"}),
-                     httpx.Response(200, json={"results": []})]
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "4"}, json={"error": "slow"}),
+            httpx.Response(200, json={"results": []}),
+        ]
     )
     client.list_endpoints()
     assert 4.0 <= fake_time.sleeps[0] <= 4.5
@@ -89,8 +100,11 @@ def test_500_is_not_retried(client, api):
 
 def test_read_timeouts_and_dropped_connections_of_a_get_are_retried(client, api):
     route = api.get(BASE).mock(
-        side_effect=[httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("dropped"),
-                     httpx.Response(200, json={"results": []})]
+        side_effect=[
+            httpx.ReadTimeout("slow"),
+            httpx.RemoteProtocolError("dropped"),
+            httpx.Response(200, json={"results": []}),
+        ]
     )
     assert client.list_endpoints() == []
     assert route.call_count == 3
@@ -105,8 +119,12 @@ def test_max_retries_zero_sends_once(fake_time, api):
 
 
 def test_run_retries_never_sleep_past_the_deadline(client, api, fake_time):
-    busy = {"type": "throttled_error", "code": "throttled", "attr": None,
-            "detail": "Request was throttled. Expected available in 5 seconds."}
+    busy = {
+        "type": "throttled_error",
+        "code": "throttled",
+        "attr": None,
+        "detail": "Request was throttled. Expected available in 5 seconds.",
+    }
     route = api.get(f"{BASE}daily_signups/run/").respond(429, json=busy)
     with pytest.raises(RateLimitedError):
         client.run_endpoint("daily_signups", timeout=3)
@@ -126,8 +144,16 @@ def test_run_post_is_retried_as_the_same_query_after_a_read_timeout(client, api)
 def test_create_is_not_resent_after_a_read_timeout_when_it_was_applied(client, api):
     post = api.post(BASE).mock(side_effect=httpx.ReadTimeout("slow"))
     get = api.get(f"{BASE}new_one/").respond(
-        json=endpoint_json("new_one", query={"kind": "HogQLQuery", "query": "SELECT 1", "filters": None,
-                                             "variables": None, "explain": None})
+        json=endpoint_json(
+            "new_one",
+            query={
+                "kind": "HogQLQuery",
+                "query": "SELECT 1",
+                "filters": None,
+                "variables": None,
+                "explain": None,
+            },
+        )
     )
     endpoint = client.create_endpoint("new_one", "SELECT 1")
     assert post.call_count == 1 and get.call_count == 1
@@ -138,7 +164,9 @@ def test_create_is_resent_when_read_back_shows_it_was_not_applied(client, api):
     post = api.post(BASE).mock(
         side_effect=[httpx.RemoteProtocolError("dropped"), httpx.Response(201, json=endpoint_json("new_one"))]
     )
-    api.get(f"{BASE}new_one/").respond(404, json={"type": "invalid_request", "code": "not_found", "detail": "Not found."})
+    api.get(f"{BASE}new_one/").respond(
+        404, json={"type": "invalid_request", "code": "not_found", "detail": "Not found."}
+    )
     client.create_endpoint("new_one", "SELECT 1")
     assert post.call_count == 2
     first, second = bodies(post)
@@ -165,8 +193,11 @@ def test_create_is_retried_without_read_back_when_nothing_was_sent(client, api):
 
 def test_create_502_is_ambiguous_but_503_is_resent(client, api):
     post = api.post(BASE).mock(
-        side_effect=[httpx.Response(503, json={"detail": "busy"}), httpx.Response(502, json={"detail": "gw"}),
-                     httpx.Response(201, json=endpoint_json("new_one"))]
+        side_effect=[
+            httpx.Response(503, json={"detail": "busy"}),
+            httpx.Response(502, json={"detail": "gw"}),
+            httpx.Response(201, json=endpoint_json("new_one")),
+        ]
     )
     get = api.get(f"{BASE}new_one/").respond(404, json={"detail": "Not found."})
     client.create_endpoint("new_one", "SELECT 1")
@@ -204,10 +235,11 @@ def test_update_is_resent_when_not_applied(client, api):
 
 
 def test_retry_logs_never_hold_the_key(client, api, caplog):
-    api.get(BASE).mock(side_effect=[httpx.ConnectError(f"refused {KEY}"), httpx.Response(200, json={"results": []})])
+    api.get(BASE).mock(
+        side_effect=[httpx.ConnectError(f"refused {KEY}"), httpx.Response(200, json={"results": []})]
+    )
     client.list_endpoints()
     assert "retrying GET" in caplog.text and KEY not in caplog.text
-
 
 
 def test_retry_backoff_follows_the_configured_waits(api, fake_time):

@@ -10,8 +10,8 @@ import pytest
 from client_fakes import BASE, HOST, KEY, PROJECT, QUERY, endpoint_json, status_json
 
 from endpoints_dagster import __version__
-from endpoints_dagster.client import EndpointsClient
-from endpoints_dagster.models import Endpoint, EndpointVersion, QueryStatus
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.models import Endpoint, EndpointVersion, QueryStatus
 
 
 def body_of(route) -> dict:
@@ -54,8 +54,12 @@ def test_get_endpoint_parses_every_field(client, api):
     assert isinstance(endpoint, Endpoint)
     assert endpoint.name == "daily_signups"
     assert endpoint.hogql.startswith("SELECT toDate(timestamp)")
-    assert [(v.code_name, v.variable_id, v.value) for v in endpoint.variables] == [("since", "v-1", "2026-01-01")]
-    assert endpoint.cache_age_seconds == 3600 and endpoint.current_version == 2 and endpoint.versions_count == 2
+    assert [(v.code_name, v.variable_id, v.value) for v in endpoint.variables] == [
+        ("since", "v-1", "2026-01-01")
+    ]
+    assert (
+        endpoint.cache_age_seconds == 3600 and endpoint.current_version == 2 and endpoint.versions_count == 2
+    )
     assert endpoint.materialization == {"can_materialize": True, "reason": None}
     assert endpoint.created_at == datetime(2026, 1, 1, tzinfo=timezone.utc)
     assert endpoint.updated_at == datetime(2026, 1, 2, 0, 0, 0, 123000, tzinfo=timezone.utc)
@@ -98,21 +102,41 @@ def test_delete_endpoint_accepts_204(client, api):
 
 def test_list_versions_plain_array(client, api):
     versions = [
-        {"id": "v2", "version": 2, "query": {"kind": "HogQLQuery", "query": "SELECT 2"}, "is_active": True,
-         "created_at": "2026-01-02T00:00:00+00:00", "created_by": None},
-        {"id": "v1", "version": 1, "query": {"kind": "HogQLQuery", "query": "SELECT 1"}, "is_active": False,
-         "created_at": "2026-01-01T00:00:00Z", "created_by": {"id": 1}},
+        {
+            "id": "v2",
+            "version": 2,
+            "query": {"kind": "HogQLQuery", "query": "SELECT 2"},
+            "is_active": True,
+            "created_at": "2026-01-02T00:00:00+00:00",
+            "created_by": None,
+        },
+        {
+            "id": "v1",
+            "version": 1,
+            "query": {"kind": "HogQLQuery", "query": "SELECT 1"},
+            "is_active": False,
+            "created_at": "2026-01-01T00:00:00Z",
+            "created_by": {"id": 1},
+        },
     ]
     api.get(f"{BASE}daily_signups/versions/").respond(json=versions)
     parsed = client.list_versions("daily_signups")
-    assert [(v.version, v.is_active, v.hogql) for v in parsed] == [(2, True, "SELECT 2"), (1, False, "SELECT 1")]
+    assert [(v.version, v.is_active, v.hogql) for v in parsed] == [
+        (2, True, "SELECT 2"),
+        (1, False, "SELECT 1"),
+    ]
     assert all(v.created_at.tzinfo is not None for v in parsed)
 
 
 def test_get_version(client, api):
     api.get(f"{BASE}daily_signups/versions/1/").respond(
-        json={"id": "v1", "version": 1, "query": {"kind": "HogQLQuery", "query": "SELECT 1"}, "is_active": True,
-              "created_at": "2026-01-01T00:00:00Z"}
+        json={
+            "id": "v1",
+            "version": 1,
+            "query": {"kind": "HogQLQuery", "query": "SELECT 1"},
+            "is_active": True,
+            "created_at": "2026-01-01T00:00:00Z",
+        }
     )
     version = client.get_version("daily_signups", 1)
     assert isinstance(version, EndpointVersion) and version.version == 1 and version.id == "v1"
@@ -127,10 +151,18 @@ def test_get_version_refuses_non_positive_int_before_sending(client, api, bad):
 
 def test_last_execution_times_parses_wrapper_with_both_offsets(client, api):
     route = api.post(f"{BASE}last_execution_times/").respond(
-        json={"query_status": {"id": "", "team_id": 1, "complete": True, "error": False, "results": [
-            ["a", "2026-11-20T08:00:00.123456+00:00"],
-            ["b", "2026-11-21T09:30:00Z"],
-        ]}}
+        json={
+            "query_status": {
+                "id": "",
+                "team_id": 1,
+                "complete": True,
+                "error": False,
+                "results": [
+                    ["a", "2026-11-20T08:00:00.123456+00:00"],
+                    ["b", "2026-11-21T09:30:00Z"],
+                ],
+            }
+        }
     )
     times = client.last_execution_times(["a", "b", "never"])
     assert body_of(route) == {"names": ["a", "b", "never"]}
@@ -143,13 +175,19 @@ def test_last_execution_times_parses_wrapper_with_both_offsets(client, api):
 
 def test_last_execution_times_skips_unreadable_times(client, api):
     api.post(f"{BASE}last_execution_times/").respond(
-        json={"query_status": {"complete": True, "results": [["a", "yesterday"], ["b", "2026-11-21 09:30:00"]]}}
+        json={
+            "query_status": {"complete": True, "results": [["a", "yesterday"], ["b", "2026-11-21 09:30:00"]]}
+        }
     )
-    assert client.last_execution_times(["a", "b"]) == {"b": datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)}
+    assert client.last_execution_times(["a", "b"]) == {
+        "b": datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)
+    }
 
 
 def test_last_execution_times_null_results_is_empty(client, api):
-    api.post(f"{BASE}last_execution_times/").respond(json={"query_status": {"id": "", "complete": True, "results": None}})
+    api.post(f"{BASE}last_execution_times/").respond(
+        json={"query_status": {"id": "", "complete": True, "results": None}}
+    )
     assert client.last_execution_times(["a"]) == {}
 
 
@@ -160,8 +198,10 @@ def test_last_execution_times_of_no_names_sends_nothing(client, api):
 
 def test_get_query_status_running_and_complete(client, api):
     route = api.get(f"{QUERY}q1/").mock(
-        side_effect=[httpx.Response(202, json=status_json("q1")),
-                     httpx.Response(200, json=status_json("q1", complete=True, results={"results": []}))]
+        side_effect=[
+            httpx.Response(202, json=status_json("q1")),
+            httpx.Response(200, json=status_json("q1", complete=True, results={"results": []})),
+        ]
     )
     running = client.get_query_status("q1")
     assert isinstance(running, QueryStatus) and not running.complete
@@ -173,12 +213,16 @@ def test_get_query_status_running_and_complete(client, api):
 
 
 def test_get_query_status_failed_query_answers_400_with_status(client, api):
-    api.get(f"{QUERY}q1/").respond(400, json=status_json("q1", complete=True, error=True, error_message="boom"))
+    api.get(f"{QUERY}q1/").respond(
+        400, json=status_json("q1", complete=True, error=True, error_message="boom")
+    )
     status = client.get_query_status("q1")
     assert status.error and status.error_message == "boom"
 
 
-@pytest.mark.parametrize("answer", [httpx.Response(200, json={"message": "Query task revoked"}), httpx.Response(204)])
+@pytest.mark.parametrize(
+    "answer", [httpx.Response(200, json={"message": "Query task revoked"}), httpx.Response(204)]
+)
 def test_cancel_query_accepts_200_and_204(client, api, answer):
     route = api.delete(f"{QUERY}q1/").mock(return_value=answer)
     assert client.cancel_query("q1") is None

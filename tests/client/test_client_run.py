@@ -11,7 +11,7 @@ import pytest
 from client_fakes import BASE, QUERY, make_client, run_json, status_json
 from client_fakes import request_body as body
 
-from endpoints_dagster.errors import (
+from endpoints_dagster.client.errors import (
     InvalidRequestError,
     PaginationError,
     PostHogEndpointsError,
@@ -20,12 +20,10 @@ from endpoints_dagster.errors import (
     QueryTimeoutError,
     TooManyRowsError,
 )
-from endpoints_dagster.models import QueryStatus
+from endpoints_dagster.client.models import QueryStatus
 
 RUN = f"{BASE}daily_signups/run/"
 ROWS = [["2026-01-0%d" % i, i] for i in range(1, 6)]
-
-
 
 
 # -- GET or POST, and the body ---------------------------------------------------------------------
@@ -197,7 +195,9 @@ def test_cancel_failure_is_swallowed_and_logged(client, api, caplog):
 
 def test_failed_async_query_raises_with_the_engine_message(client, api):
     failed = status_json("q1", complete=True, error=True, error_message="Code: 241. Memory limit exceeded")
-    _, _, cancel = async_routes(api, [httpx.Response(202, json=status_json("q1")), httpx.Response(400, json=failed)])
+    _, _, cancel = async_routes(
+        api, [httpx.Response(202, json=status_json("q1")), httpx.Response(400, json=failed)]
+    )
     with pytest.raises(QueryFailedError) as info:
         client.run_endpoint("daily_signups", refresh="force_async")
     assert info.value.error_message == "Code: 241. Memory limit exceeded"
@@ -242,11 +242,13 @@ def test_no_has_more_means_one_request(paged, api):
 
 
 def test_pages_are_concatenated_with_the_same_variables_and_pinned_version(paged, api):
-    route = api.post(RUN).mock(side_effect=[
-        httpx.Response(200, json=run_json(ROWS[0:2], has_more=True, offset=0, limit=2, version=4)),
-        httpx.Response(200, json=run_json(ROWS[2:4], has_more=True, offset=2, limit=2, version=4)),
-        httpx.Response(200, json=run_json(ROWS[4:5], has_more=False, offset=4, limit=2, version=4)),
-    ])
+    route = api.post(RUN).mock(
+        side_effect=[
+            httpx.Response(200, json=run_json(ROWS[0:2], has_more=True, offset=0, limit=2, version=4)),
+            httpx.Response(200, json=run_json(ROWS[2:4], has_more=True, offset=2, limit=2, version=4)),
+            httpx.Response(200, json=run_json(ROWS[4:5], has_more=False, offset=4, limit=2, version=4)),
+        ]
+    )
     result = paged.run_endpoint("daily_signups", variables={"since": "x"})
     assert result.results == ROWS and result.pages == 3 and result.has_more is False
     sent = [body(call) for call in route.calls]
@@ -259,10 +261,12 @@ def test_pages_are_concatenated_with_the_same_variables_and_pinned_version(paged
 
 
 def test_a_cached_first_page_pages_with_blocking(paged, api):
-    route = api.post(RUN).mock(side_effect=[
-        httpx.Response(200, json=run_json(ROWS[0:2], has_more=True, is_cached=True)),
-        httpx.Response(200, json=run_json(ROWS[2:3], offset=2, is_cached=True)),
-    ])
+    route = api.post(RUN).mock(
+        side_effect=[
+            httpx.Response(200, json=run_json(ROWS[0:2], has_more=True, is_cached=True)),
+            httpx.Response(200, json=run_json(ROWS[2:3], offset=2, is_cached=True)),
+        ]
+    )
     paged.run_endpoint("daily_signups", variables={"since": "x"})
     assert body(route.calls.last)["refresh"] == "blocking"
 
@@ -277,30 +281,36 @@ def test_a_plain_get_continues_with_post_pages(paged, api):
 
 def test_async_first_page_then_pages(paged, api):
     first = run_json(ROWS[0:2], has_more=True)
-    api.post(RUN).mock(side_effect=[
-        httpx.Response(202, json=status_json("q1")),
-        httpx.Response(200, json=run_json(ROWS[2:3], offset=2)),
-    ])
+    api.post(RUN).mock(
+        side_effect=[
+            httpx.Response(202, json=status_json("q1")),
+            httpx.Response(200, json=run_json(ROWS[2:3], offset=2)),
+        ]
+    )
     api.get(f"{QUERY}q1/").respond(json=status_json("q1", complete=True, results=first))
     result = paged.run_endpoint("daily_signups", refresh="force_async")
     assert result.row_count == 3 and result.query_id == "q1" and result.pages == 2
 
 
 def test_caller_limit_and_offset(paged, api):
-    route = api.post(RUN).mock(side_effect=[
-        httpx.Response(200, json=run_json(ROWS[1:3], has_more=True, offset=1)),
-        httpx.Response(200, json=run_json(ROWS[3:4], has_more=True, offset=3)),
-    ])
+    route = api.post(RUN).mock(
+        side_effect=[
+            httpx.Response(200, json=run_json(ROWS[1:3], has_more=True, offset=1)),
+            httpx.Response(200, json=run_json(ROWS[3:4], has_more=True, offset=3)),
+        ]
+    )
     result = paged.run_endpoint("daily_signups", limit=3, offset=1)
     assert [(body(c)["offset"], body(c)["limit"]) for c in route.calls] == [(1, 2), (3, 1)]
     assert result.results == ROWS[1:4] and result.has_more is True
 
 
 def test_max_rows_guard_says_how_many_rows_exist(paged, api):
-    route = api.post(RUN).mock(side_effect=[
-        httpx.Response(200, json=run_json(ROWS[0:2], has_more=True)),
-        httpx.Response(200, json=run_json(ROWS[2:3], has_more=True, offset=2)),
-    ])
+    route = api.post(RUN).mock(
+        side_effect=[
+            httpx.Response(200, json=run_json(ROWS[0:2], has_more=True)),
+            httpx.Response(200, json=run_json(ROWS[2:3], has_more=True, offset=2)),
+        ]
+    )
     with pytest.raises(TooManyRowsError) as info:
         paged.run_endpoint("daily_signups", variables={"since": "x"}, max_rows=3)
     assert body(route.calls.last)["limit"] == 1  # never asks past the guard
@@ -343,17 +353,21 @@ def test_exactly_max_rows_is_fine(paged, api):
 )
 def test_a_server_that_ignores_paging_is_detected(paged, api, second):
     first = {k: v for k, v in run_json(ROWS[0:2], has_more=True).items() if k != "offset"}
-    route = api.post(RUN).mock(side_effect=[httpx.Response(200, json=first), httpx.Response(200, json=second)])
+    route = api.post(RUN).mock(
+        side_effect=[httpx.Response(200, json=first), httpx.Response(200, json=second)]
+    )
     with pytest.raises(PaginationError) as info:
         paged.run_endpoint("daily_signups", variables={"since": "x"}, max_rows=None)
     assert route.call_count == 2 and "'daily_signups'" in str(info.value) and "offset 2" in str(info.value)
 
 
 def test_force_cache_page_miss_is_reported(paged, api):
-    route = api.post(RUN).mock(side_effect=[
-        httpx.Response(200, json=run_json(ROWS[0:2], has_more=True, is_cached=True)),
-        httpx.Response(200, json={"results": None, "is_cached": False}),
-    ])
+    route = api.post(RUN).mock(
+        side_effect=[
+            httpx.Response(200, json=run_json(ROWS[0:2], has_more=True, is_cached=True)),
+            httpx.Response(200, json={"results": None, "is_cached": False}),
+        ]
+    )
     with pytest.raises(PaginationError) as info:
         paged.run_endpoint("daily_signups", refresh="force_cache")
     assert body(route.calls.last)["refresh"] == "force_cache" and "refresh='blocking'" in str(info.value)
@@ -361,5 +375,7 @@ def test_force_cache_page_miss_is_reported(paged, api):
 
 def test_a_server_that_ignores_the_pinned_version_is_refused(client, api):
     api.get(RUN).respond(json=run_json([["2026-01-01", 42]], version=3))
-    with pytest.raises(PostHogEndpointsError, match="asked for version 1, but PostHog answered with version 3"):
+    with pytest.raises(
+        PostHogEndpointsError, match="asked for version 1, but PostHog answered with version 3"
+    ):
         client.run_endpoint("daily_signups", version=1)

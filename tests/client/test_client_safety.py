@@ -5,10 +5,25 @@ from __future__ import annotations
 import pytest
 from client_fakes import BASE, HOST, KEY, PROJECT
 
-from endpoints_dagster.client import EndpointsClient
-from endpoints_dagster.errors import InvalidEndpointNameError
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.errors import InvalidEndpointNameError
 
-BAD_NAMES = ["../x", "%2e%2e", "a b", "x" * 129, "", "1abc", "_x", "-x", "a/b", "a?b", "a.b", "naïve", None, 5]
+BAD_NAMES = [
+    "../x",
+    "%2e%2e",
+    "a b",
+    "x" * 129,
+    "",
+    "1abc",
+    "_x",
+    "-x",
+    "a/b",
+    "a?b",
+    "a.b",
+    "naïve",
+    None,
+    5,
+]
 
 CALLS = {
     "get_endpoint": lambda c, n: c.get_endpoint(n),
@@ -47,7 +62,9 @@ def test_longest_valid_name_is_accepted(client, api):
     assert client.get_endpoint(name).name == name and route.call_count == 1
 
 
-@pytest.mark.parametrize("host", ["http://posthog.example.com", "http://10.0.0.5:8000", "HTTP://eu.posthog.com"])
+@pytest.mark.parametrize(
+    "host", ["http://posthog.example.com", "http://10.0.0.5:8000", "HTTP://eu.posthog.com"]
+)
 def test_plain_http_is_refused_for_remote_hosts(host):
     with pytest.raises(ValueError, match="allow_insecure_http"):
         EndpointsClient(host, PROJECT, KEY)
@@ -64,7 +81,9 @@ def test_host_without_scheme_means_https():
     assert EndpointsClient("us.posthog.com", PROJECT, KEY).host == "https://us.posthog.com"
 
 
-@pytest.mark.parametrize("host", ["", "ftp://x.example", "https://user:pw@x.example", "https://x.example/?a=1"])
+@pytest.mark.parametrize(
+    "host", ["", "ftp://x.example", "https://user:pw@x.example", "https://x.example/?a=1"]
+)
 def test_bad_hosts(host):
     with pytest.raises(ValueError):
         EndpointsClient(host, PROJECT, KEY)
@@ -78,8 +97,15 @@ def test_bad_project_ids(project_id):
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("request_timeout", 0), ("max_retries", -1), ("poll_interval", -1), ("run_timeout", "x"), ("max_rows", 0),
-     ("page_size", 50_001), ("page_size", 0)],
+    [
+        ("request_timeout", 0),
+        ("max_retries", -1),
+        ("poll_interval", -1),
+        ("run_timeout", "x"),
+        ("max_rows", 0),
+        ("page_size", 50_001),
+        ("page_size", 0),
+    ],
 )
 def test_bad_settings(setting, value):
     with pytest.raises(ValueError, match=setting):

@@ -16,13 +16,21 @@ import pytest
 from client_fakes import BASE, HOST, KEY, PROJECT, endpoint_json, make_client, run_json
 from client_fakes import request_body as body
 
-from endpoints_dagster.client import EndpointsClient
-from endpoints_dagster.dialects import DATA_FRESHNESS_SECONDS
-from endpoints_dagster.errors import InvalidRequestError, QueryCancelledError, TooManyRowsError
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.dialects.base import DATA_FRESHNESS_SECONDS
+from endpoints_dagster.client.errors import InvalidRequestError, QueryCancelledError, TooManyRowsError
 
 RUN = f"{BASE}daily_signups/run/"
-CURRENT_FIELDS = {"client_query_id", "debug", "filters_override", "limit", "offset", "refresh", "variables", "version"}
-
+CURRENT_FIELDS = {
+    "client_query_id",
+    "debug",
+    "filters_override",
+    "limit",
+    "offset",
+    "refresh",
+    "variables",
+    "version",
+}
 
 
 def current_endpoint(name: str = "daily_signups", **overrides) -> dict:
@@ -49,13 +57,27 @@ class CurrentServer:
         self.bodies.append(sent)
         extra = sorted(set(sent) - CURRENT_FIELDS)
         if extra:
-            return httpx.Response(400, json={"type": "validation_error", "code": "invalid_input",
-                                             "detail": "Extra inputs are not permitted", "attr": extra[0]})
+            return httpx.Response(
+                400,
+                json={
+                    "type": "validation_error",
+                    "code": "invalid_input",
+                    "detail": "Extra inputs are not permitted",
+                    "attr": extra[0],
+                },
+            )
         if sent.get("refresh", "cache") not in ("cache", "force", "direct"):
-            return httpx.Response(400, json={"type": "validation_error", "code": "invalid_input",
-                                             "detail": "Input should be 'cache', 'force' or 'direct'", "attr": "refresh"})
+            return httpx.Response(
+                400,
+                json={
+                    "type": "validation_error",
+                    "code": "invalid_input",
+                    "detail": "Input should be 'cache', 'force' or 'direct'",
+                    "attr": "refresh",
+                },
+            )
         limit, offset = sent.get("limit", 100), sent.get("offset", 0)
-        data = current_run_json(self.rows[offset:offset + limit])
+        data = current_run_json(self.rows[offset : offset + limit])
         return httpx.Response(200, json={**data, "limit": limit, "offset": offset, "hasMore": False})
 
 
@@ -71,8 +93,16 @@ def current(fake_time):
 
 @pytest.mark.parametrize(
     ("asked", "sent"),
-    [("blocking", "cache"), ("async", "cache"), ("lazy_async", "cache"), ("force_blocking", "force"),
-     ("force_async", "force"), ("direct", "direct"), ("cache", "cache"), ("force", "force")],
+    [
+        ("blocking", "cache"),
+        ("async", "cache"),
+        ("lazy_async", "cache"),
+        ("force_blocking", "force"),
+        ("force_async", "force"),
+        ("direct", "direct"),
+        ("cache", "cache"),
+        ("force", "force"),
+    ],
 )
 def test_refresh_modes_map_to_cache_force_direct(current, api, asked, sent):
     route = api.post(RUN).mock(side_effect=CurrentServer(3))
@@ -83,12 +113,19 @@ def test_refresh_modes_map_to_cache_force_direct(current, api, asked, sent):
 def test_current_body_has_variables_version_and_limit_and_nothing_documented(current, api):
     route = api.post(RUN).mock(side_effect=CurrentServer(2))
     result = current.run_endpoint(
-        "daily_signups", variables={"since": "2026-01-01"}, version=3, filters_override={"date_from": "-7d"},
+        "daily_signups",
+        variables={"since": "2026-01-01"},
+        version=3,
+        filters_override={"date_from": "-7d"},
         client_query_id="mine",
     )
     assert body(route.calls.last) == {
-        "variables": {"since": "2026-01-01"}, "filters_override": {"date_from": "-7d"}, "refresh": "cache",
-        "client_query_id": "mine", "version": 3, "limit": 1000,
+        "variables": {"since": "2026-01-01"},
+        "filters_override": {"date_from": "-7d"},
+        "refresh": "cache",
+        "client_query_id": "mine",
+        "version": 3,
+        "limit": 1000,
     }
     assert result.endpoint_version == 3 and result.endpoint_version_created_at.month == 2
     assert result.query_id == "mine" and result.cache_key is None
@@ -106,9 +143,12 @@ def test_a_plain_run_is_a_post_with_a_limit(current, api):
 def test_variables_override_becomes_variables_by_code_name(current, api):
     route = api.post(RUN).mock(side_effect=CurrentServer(1))
     current.run_endpoint(
-        "daily_signups", variables={"since": "2026-03-01"},
-        variables_override={"v-1": {"variableId": "v-1", "code_name": "since", "value": "2026-02-01"},
-                            "v-2": {"variableId": "v-2", "code_name": "country", "value": "NL"}},
+        "daily_signups",
+        variables={"since": "2026-03-01"},
+        variables_override={
+            "v-1": {"variableId": "v-1", "code_name": "since", "value": "2026-02-01"},
+            "v-2": {"variableId": "v-2", "code_name": "country", "value": "NL"},
+        },
     )
     assert body(route.calls.last)["variables"] == {"since": "2026-03-01", "country": "NL"}
 
@@ -134,7 +174,11 @@ def test_async_runs_synchronously_with_one_warning_per_client(fake_time, api, ca
     polls = api.route(path__startswith=f"/api/projects/{PROJECT}/query/").respond(404)
 
     def warnings() -> list[str]:
-        return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "synchronously" in r.getMessage()]
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.levelno == logging.WARNING and "synchronously" in r.getMessage()
+        ]
 
     first = make_client(fake_time, api_dialect="current")
     first.run_endpoint("daily_signups", refresh="force_async")
@@ -195,7 +239,10 @@ def test_a_caller_limit_stops_at_that_many_rows(fake_time, api):
     server = CurrentServer(10)
     api.post(RUN).mock(side_effect=server)
     result = client.run_endpoint("daily_signups", limit=5, offset=2)
-    assert result.results == server.rows[2:7] and [(b["offset"], b["limit"]) for b in server.bodies] == [(2, 3), (5, 2)]
+    assert result.results == server.rows[2:7] and [(b["offset"], b["limit"]) for b in server.bodies] == [
+        (2, 3),
+        (5, 2),
+    ]
     client.close()
 
 
@@ -214,11 +261,22 @@ def test_auto_plain_get_truncated_at_100_still_returns_every_row(client, api):
 
 
 def test_paginated_list_is_followed_on_our_own_host(client, api):
-    route = api.get(BASE).mock(side_effect=[
-        httpx.Response(200, json={"count": 3, "next": "http://internal:8000/api/projects/42/endpoints/?limit=2&offset=2",
-                                  "previous": None, "results": [current_endpoint("a"), current_endpoint("b")]}),
-        httpx.Response(200, json={"count": 3, "next": None, "previous": "x", "results": [current_endpoint("c")]}),
-    ])
+    route = api.get(BASE).mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json={
+                    "count": 3,
+                    "next": "http://internal:8000/api/projects/42/endpoints/?limit=2&offset=2",
+                    "previous": None,
+                    "results": [current_endpoint("a"), current_endpoint("b")],
+                },
+            ),
+            httpx.Response(
+                200, json={"count": 3, "next": None, "previous": "x", "results": [current_endpoint("c")]}
+            ),
+        ]
+    )
     endpoints = client.list_endpoints(is_active=True)
     assert [e.name for e in endpoints] == ["a", "b", "c"] and endpoints[0].cache_age_seconds == 3600
     second = route.calls[1].request
@@ -229,10 +287,14 @@ def test_paginated_list_is_followed_on_our_own_host(client, api):
 
 
 def test_a_documented_server_that_paginates_stays_documented(client, api):
-    api.get(BASE).mock(side_effect=[
-        httpx.Response(200, json={"count": 2, "next": f"{HOST}{BASE}?offset=1", "results": [endpoint_json("a")]}),
-        httpx.Response(200, json={"count": 2, "next": None, "results": [endpoint_json("b")]}),
-    ])
+    api.get(BASE).mock(
+        side_effect=[
+            httpx.Response(
+                200, json={"count": 2, "next": f"{HOST}{BASE}?offset=1", "results": [endpoint_json("a")]}
+            ),
+            httpx.Response(200, json={"count": 2, "next": None, "results": [endpoint_json("b")]}),
+        ]
+    )
     assert [e.name for e in client.list_endpoints()] == ["a", "b"] and client.dialect == "documented"
 
 
@@ -246,24 +308,41 @@ def test_a_next_link_that_repeats_is_refused(client, api):
 
 def test_current_versions_are_paginated_endpoint_shaped_items(current, api):
     def version(n: int) -> dict:
-        return current_endpoint(version=n, version_id=f"ver-{n}", version_created_at=f"2026-0{n}-01T00:00:00Z",
-                                endpoint_is_active=True, is_active=n == 2)
+        return current_endpoint(
+            version=n,
+            version_id=f"ver-{n}",
+            version_created_at=f"2026-0{n}-01T00:00:00Z",
+            endpoint_is_active=True,
+            is_active=n == 2,
+        )
 
-    route = api.get(f"{BASE}daily_signups/versions/").mock(side_effect=[
-        httpx.Response(200, json={"count": 2, "next": f"{HOST}{BASE}daily_signups/versions/?limit=1&offset=1",
-                                  "previous": None, "results": [version(2)]}),
-        httpx.Response(200, json={"count": 2, "next": None, "previous": None, "results": [version(1)]}),
-    ])
+    route = api.get(f"{BASE}daily_signups/versions/").mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json={
+                    "count": 2,
+                    "next": f"{HOST}{BASE}daily_signups/versions/?limit=1&offset=1",
+                    "previous": None,
+                    "results": [version(2)],
+                },
+            ),
+            httpx.Response(200, json={"count": 2, "next": None, "previous": None, "results": [version(1)]}),
+        ]
+    )
     versions = current.list_versions("daily_signups")
-    assert [(v.version, v.id, v.is_active, v.created_at.month) for v in versions] == [(2, "ver-2", True, 2),
-                                                                                      (1, "ver-1", False, 1)]
+    assert [(v.version, v.id, v.is_active, v.created_at.month) for v in versions] == [
+        (2, "ver-2", True, 2),
+        (1, "ver-1", False, 1),
+    ]
     assert route.call_count == 2 and versions[0].raw["id"] == endpoint_json()["id"]
 
 
 def test_get_version_on_current_reads_the_endpoint_at_that_version(current, api):
     old = api.get(f"{BASE}daily_signups/versions/1/").respond(404)
     route = api.get(f"{BASE}daily_signups/").respond(
-        json=current_endpoint(version=1, version_id="ver-1", version_created_at="2026-01-05T00:00:00Z"))
+        json=current_endpoint(version=1, version_id="ver-1", version_created_at="2026-01-05T00:00:00Z")
+    )
     version = current.get_version("daily_signups", 1)
     assert route.calls.last.request.url.params == httpx.QueryParams({"version": "1"}) and old.call_count == 0
     assert (version.version, version.id, version.created_at.day) == (1, "ver-1", 5)
@@ -271,7 +350,8 @@ def test_get_version_on_current_reads_the_endpoint_at_that_version(current, api)
 
 def test_auto_get_version_falls_back_once_to_the_current_route(client, api):
     old = api.get(f"{BASE}daily_signups/versions/2/").respond(
-        404, json={"type": "invalid_request", "code": "not_found", "detail": "Not found."})
+        404, json={"type": "invalid_request", "code": "not_found", "detail": "Not found."}
+    )
     api.get(f"{BASE}daily_signups/").respond(json=current_endpoint(version=2, version_id="ver-2"))
     assert client.get_version("daily_signups", 2).id == "ver-2"
     assert old.call_count == 1 and client.dialect == "current"
@@ -289,7 +369,10 @@ def test_create_and_update_send_data_freshness_seconds(current, api):
     create = api.post(BASE).respond(201, json=current_endpoint("new_one", data_freshness_seconds=3600))
     endpoint = current.create_endpoint("new_one", "SELECT 1", cache_age_seconds=3600)
     assert json.loads(create.calls.last.request.content) == {
-        "name": "new_one", "query": {"kind": "HogQLQuery", "query": "SELECT 1"}, "data_freshness_seconds": 3600}
+        "name": "new_one",
+        "query": {"kind": "HogQLQuery", "query": "SELECT 1"},
+        "data_freshness_seconds": 3600,
+    }
     assert endpoint.cache_age_seconds == 3600
     patch = api.patch(f"{BASE}daily_signups/").respond(json=current_endpoint(data_freshness_seconds=86400))
     current.update_endpoint("daily_signups", cache_age_seconds=86400)
@@ -355,27 +438,48 @@ def test_auto_switches_after_one_refused_run_and_never_sends_variables_values_ag
     assert "variables_values" in sent[0] and "client_query_id" in sent[0]
     assert all("variables_values" not in b and b["client_query_id"] for b in sent[1:])
     assert {k: v for k, v in sent[1].items() if k != "client_query_id"} == {
-        "variables": {"since": "x"}, "refresh": "cache", "limit": 1000}
+        "variables": {"since": "x"},
+        "refresh": "cache",
+        "limit": 1000,
+    }
     assert [b["refresh"] for b in sent[2:]] == ["force"] * 3
 
 
 @pytest.mark.parametrize(
     "refusal",
-    [{"type": "validation_error", "code": "invalid_input", "detail": "Only sync modes are supported (refresh param)",
-      "attr": None},
-     {"variables_values": ["Extra inputs are not permitted"]},
-     {"type": "validation_error", "detail": "Input should be 'cache', 'force' or 'direct'", "attr": "refresh"}],
+    [
+        {
+            "type": "validation_error",
+            "code": "invalid_input",
+            "detail": "Only sync modes are supported (refresh param)",
+            "attr": None,
+        },
+        {"variables_values": ["Extra inputs are not permitted"]},
+        {
+            "type": "validation_error",
+            "detail": "Input should be 'cache', 'force' or 'direct'",
+            "attr": "refresh",
+        },
+    ],
     ids=["only-sync", "drf-field-dict", "refresh-enum"],
 )
 def test_each_refusal_shape_switches_once(client, api, refusal):
-    route = api.post(RUN).mock(side_effect=[httpx.Response(400, json=refusal),
-                                            httpx.Response(200, json=current_run_json([["d", 1]]))])
+    route = api.post(RUN).mock(
+        side_effect=[
+            httpx.Response(400, json=refusal),
+            httpx.Response(200, json=current_run_json([["d", 1]])),
+        ]
+    )
     assert client.run_endpoint("daily_signups", variables={"since": "x"}).row_count == 1
     assert route.call_count == 2 and "variables" in body(route.calls.last) and client.dialect == "current"
 
 
 def test_a_second_refusal_is_raised_not_resent(client, api):
-    refusal = {"type": "validation_error", "detail": "Extra inputs are not permitted", "attr": "variables_values"}
+    refusal = {
+        "type": "validation_error",
+        "detail": "Extra inputs are not permitted",
+        "attr": "variables_values",
+    }
     route = api.post(RUN).respond(400, json=refusal)
     with pytest.raises(InvalidRequestError):
         client.run_endpoint("daily_signups", variables={"since": "x"})
@@ -383,8 +487,10 @@ def test_a_second_refusal_is_raised_not_resent(client, api):
 
 
 def test_an_unknown_variable_on_a_documented_server_is_not_a_dialect(client, api):
-    route = api.post(RUN).respond(400, json={"type": "validation_error", "attr": "variables_values",
-                                             "detail": "Unknown variable(s): nope"})
+    route = api.post(RUN).respond(
+        400,
+        json={"type": "validation_error", "attr": "variables_values", "detail": "Unknown variable(s): nope"},
+    )
     with pytest.raises(InvalidRequestError, match="nope"):
         client.run_endpoint("daily_signups", variables={"nope": 1})
     assert route.call_count == 1 and client.dialect == "documented"
@@ -403,7 +509,7 @@ def test_what_one_client_learnt_the_next_client_of_the_process_starts_from(fake_
 
 
 def test_the_memory_is_per_host_and_project_and_can_be_forgotten(fake_time, client, api):
-    from endpoints_dagster._dialect_state import forget_learned_dialects
+    from endpoints_dagster.client.dialects.state import forget_learned_dialects
 
     api.get(BASE).respond(json={"count": 0, "next": None, "previous": None, "results": []})
     client.list_endpoints()
@@ -418,15 +524,26 @@ def test_the_memory_is_per_host_and_project_and_can_be_forgotten(fake_time, clie
     assert make_client(fake_time).dialect == "documented"
 
 
-def test_a_remembered_current_dialect_the_server_refuses_in_documented_words_switches_back(fake_time, client, api):
+def test_a_remembered_current_dialect_the_server_refuses_in_documented_words_switches_back(
+    fake_time, client, api
+):
     api.get(BASE).respond(json={"count": 0, "next": None, "previous": None, "results": []})
     client.list_endpoints()  # learnt: current
-    refusal = {"type": "validation_error", "code": "invalid_input", "attr": "refresh",
-               "detail": "refresh must be one of blocking, async, lazy_async, force_blocking, force_async, force_cache"}
-    route = api.post(RUN).mock(side_effect=[httpx.Response(400, json=refusal), httpx.Response(200, json=run_json([[1]]))])
+    refusal = {
+        "type": "validation_error",
+        "code": "invalid_input",
+        "attr": "refresh",
+        "detail": "refresh must be one of blocking, async, lazy_async, force_blocking, force_async, force_cache",
+    }
+    route = api.post(RUN).mock(
+        side_effect=[httpx.Response(400, json=refusal), httpx.Response(200, json=run_json([[1]]))]
+    )
     again = make_client(fake_time)
     assert again.run_endpoint("daily_signups", variables={"since": "x"}).row_count == 1
-    assert [("variables" in body(c), "variables_values" in body(c)) for c in route.calls] == [(True, False), (False, True)]
+    assert [("variables" in body(c), "variables_values" in body(c)) for c in route.calls] == [
+        (True, False),
+        (False, True),
+    ]
     assert again.dialect == "documented" and make_client(fake_time).dialect == "documented"
     # A client that saw the current dialect itself does not flip on such a refusal.
     client.list_endpoints()
@@ -437,8 +554,12 @@ def test_a_remembered_current_dialect_the_server_refuses_in_documented_words_swi
 
 
 def test_a_current_refresh_name_guessed_wrong_is_resent_documented_once(client, api):
-    refusal = {"type": "validation_error", "code": "invalid_input", "attr": "refresh",
-               "detail": "refresh must be one of blocking, async, lazy_async, force_blocking, force_async, force_cache"}
+    refusal = {
+        "type": "validation_error",
+        "code": "invalid_input",
+        "attr": "refresh",
+        "detail": "refresh must be one of blocking, async, lazy_async, force_blocking, force_async, force_cache",
+    }
     post = api.post(RUN).respond(400, json=refusal)
     get = api.get(RUN).respond(json=run_json([[1]]))  # blocking, nothing else: the documented plain GET
     assert client.run_endpoint("daily_signups", refresh="cache").row_count == 1
@@ -450,12 +571,22 @@ def test_cancelling_during_an_open_synchronous_run_stops_the_query_by_its_id(cur
     """Dagster's termination sets the event while the worker thread still waits for the answer."""
     deleted = threading.Event()
     cancel = api.delete(url__regex=rf"{BASE.replace('endpoints/', '')}query/.+/").mock(
-        side_effect=lambda request: deleted.set() or httpx.Response(200, json={"message": "Query task revoked"}))
+        side_effect=lambda request: (
+            deleted.set() or httpx.Response(200, json={"message": "Query task revoked"})
+        )
+    )
 
     def hold(request: httpx.Request) -> httpx.Response:  # PostHog answers once the query is killed
         assert deleted.wait(10), "the open run was not cancelled"
-        return httpx.Response(400, json={"type": "validation_error", "code": "query_cancelled",
-                                         "detail": "Query cancelled", "attr": None})
+        return httpx.Response(
+            400,
+            json={
+                "type": "validation_error",
+                "code": "query_cancelled",
+                "detail": "Query cancelled",
+                "attr": None,
+            },
+        )
 
     run = api.post(RUN).mock(side_effect=hold)
     event = threading.Event()
@@ -468,7 +599,9 @@ def test_cancelling_during_an_open_synchronous_run_stops_the_query_by_its_id(cur
 
 def test_a_fixed_documented_client_never_switches(fake_time, api):
     client = make_client(fake_time, api_dialect="documented")
-    route = api.post(RUN).respond(400, json={"detail": "Extra inputs are not permitted", "attr": "variables_values"})
+    route = api.post(RUN).respond(
+        400, json={"detail": "Extra inputs are not permitted", "attr": "variables_values"}
+    )
     with pytest.raises(InvalidRequestError):
         client.run_endpoint("daily_signups", variables={"since": "x"})
     assert route.call_count == 1 and client.dialect == "documented"
@@ -510,16 +643,25 @@ def test_direct_on_a_documented_server_is_refused_before_sending(fake_time, api)
 
 
 def test_auto_create_refused_for_cache_age_is_resent_as_data_freshness(client, api):
-    refusal = {"type": "validation_error", "detail": "Extra inputs are not permitted", "attr": "cache_age_seconds"}
-    route = api.post(BASE).mock(side_effect=[httpx.Response(400, json=refusal),
-                                             httpx.Response(201, json=current_endpoint("new_one"))])
+    refusal = {
+        "type": "validation_error",
+        "detail": "Extra inputs are not permitted",
+        "attr": "cache_age_seconds",
+    }
+    route = api.post(BASE).mock(
+        side_effect=[httpx.Response(400, json=refusal), httpx.Response(201, json=current_endpoint("new_one"))]
+    )
     client.create_endpoint("new_one", "SELECT 1", cache_age_seconds=3600)
     assert [json.loads(c.request.content).get("data_freshness_seconds") for c in route.calls] == [None, 3600]
     assert client.dialect == "current"
 
 
 def test_auto_create_with_a_disallowed_age_is_not_resent(client, api):
-    refusal = {"type": "validation_error", "detail": "Extra inputs are not permitted", "attr": "cache_age_seconds"}
+    refusal = {
+        "type": "validation_error",
+        "detail": "Extra inputs are not permitted",
+        "attr": "cache_age_seconds",
+    }
     route = api.post(BASE).respond(400, json=refusal)
     with pytest.raises(InvalidRequestError, match="604800"):
         client.create_endpoint("new_one", "SELECT 1", cache_age_seconds=300)
@@ -538,8 +680,12 @@ def test_api_dialect_is_validated_and_passed_by_the_resource(fake_time):
 
     with pytest.raises(ValueError, match="api_dialect"):
         make_client(fake_time, api_dialect="newest")
-    resource = PostHogEndpointsResource(host=HOST, project_id=str(PROJECT), personal_api_key=KEY, api_dialect="current")
+    resource = PostHogEndpointsResource(
+        host=HOST, project_id=str(PROJECT), personal_api_key=KEY, api_dialect="current"
+    )
     with resource.get_client() as client:
         assert (client.api_dialect, client.dialect) == ("current", "current")
-    with PostHogEndpointsResource(host=HOST, project_id=str(PROJECT), personal_api_key=KEY).get_client() as client:
+    with PostHogEndpointsResource(
+        host=HOST, project_id=str(PROJECT), personal_api_key=KEY
+    ).get_client() as client:
         assert (client.api_dialect, client.dialect) == ("auto", "documented")

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from client_fakes import BASE, run_json
 
-from endpoints_dagster import _pages
-from endpoints_dagster._pages import PageCollector, paused_gc
-from endpoints_dagster.errors import PostHogEndpointsError
-from endpoints_dagster.frames import to_dataframe
+from endpoints_dagster.client.errors import PostHogEndpointsError
+from endpoints_dagster.client.runs import pages as _pages
+from endpoints_dagster.client.runs.pages import PageCollector, paused_gc
+from endpoints_dagster.frames.pandas import to_dataframe
 
 RUN = f"{BASE}daily_signups/run/"
 ROWS = [[f"2026-01-{i:02d}", i] for i in range(1, 8)]
@@ -27,16 +27,17 @@ def small_threshold(monkeypatch):
     monkeypatch.setattr(_pages, "KEEP_ROWS_UP_TO", 3)
 
 
-
 def serve_pages(api, rows, page=2, **extra):
     def answer(request: httpx.Request) -> httpx.Response:
         import json
 
         sent = json.loads(request.content)
         offset, limit = sent.get("offset") or 0, sent["limit"]
-        chunk = rows[offset:offset + limit]
-        return httpx.Response(200, json=run_json(chunk, has_more=offset + limit < len(rows), offset=offset,
-                                                 limit=limit, **extra))
+        chunk = rows[offset : offset + limit]
+        return httpx.Response(
+            200,
+            json=run_json(chunk, has_more=offset + limit < len(rows), offset=offset, limit=limit, **extra),
+        )
 
     return api.post(RUN).mock(side_effect=answer)
 
@@ -88,8 +89,11 @@ def test_datetimes_without_a_zone_use_the_results_timezone(paged, api, small_thr
 
 
 def test_a_one_page_result_uses_the_timezone_too(client, api):
-    api.get(RUN).respond(json=run_json([["2026-01-01 08:00:00", 1]], types=[["at", "DateTime"], ["n", "UInt64"]],
-                                       timezone="Europe/Paris"))
+    api.get(RUN).respond(
+        json=run_json(
+            [["2026-01-01 08:00:00", 1]], types=[["at", "DateTime"], ["n", "UInt64"]], timezone="Europe/Paris"
+        )
+    )
     frame = client.run_endpoint("daily_signups").to_pandas()
     assert str(frame["day"].dtype) == "datetime64[ns, Europe/Paris]"
 
@@ -98,7 +102,9 @@ def test_a_malformed_page_fails_with_the_endpoint_and_offset(paged, api, small_t
     rows = [r[:] for r in ROWS]
     rows[5] = [rows[5][0]]  # a row with one value for two columns
     serve_pages(api, rows)
-    with pytest.raises(PostHogEndpointsError, match=r"endpoint 'daily_signups' at offset 4.*Row 1 .* 1 values"):
+    with pytest.raises(
+        PostHogEndpointsError, match=r"endpoint 'daily_signups' at offset 4.*Row 1 .* 1 values"
+    ):
         paged.run_endpoint("daily_signups", variables={"since": "x"})
 
 
@@ -116,8 +122,12 @@ def test_the_garbage_collector_is_paused_while_paging_and_restored_after(paged, 
     paged.run_endpoint("daily_signups", variables={"since": "x"})
     assert seen[0] is True and seen[1:] == [False, False, False] and gc.isenabled()
 
-    api.post(RUN).mock(side_effect=[httpx.Response(200, json=run_json(ROWS[:2], has_more=True, limit=2)),
-                                    httpx.Response(400, json={"detail": "boom"})])
+    api.post(RUN).mock(
+        side_effect=[
+            httpx.Response(200, json=run_json(ROWS[:2], has_more=True, limit=2)),
+            httpx.Response(400, json={"detail": "boom"}),
+        ]
+    )
     with pytest.raises(PostHogEndpointsError):
         paged.run_endpoint("daily_signups", variables={"since": "x"})
     assert gc.isenabled()
@@ -150,9 +160,10 @@ def test_the_collector_switches_at_the_threshold_and_converts_what_it_kept():
     assert rows is None and frame["signups"].tolist() == list(range(1, 8))
 
 
-
 def test_a_small_result_with_a_short_row_fails_to_convert_naming_the_endpoint(client, api):
     api.get(RUN).respond(json=run_json([["2026-01-01", 1], ["2026-01-02"]]))
     result = client.run_endpoint("daily_signups")
-    with pytest.raises(PostHogEndpointsError, match=r"endpoint 'daily_signups' cannot be read: Row 1 .* 1 values"):
+    with pytest.raises(
+        PostHogEndpointsError, match=r"endpoint 'daily_signups' cannot be read: Row 1 .* 1 values"
+    ):
         result.to_pandas()

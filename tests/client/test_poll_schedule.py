@@ -10,8 +10,8 @@ import httpx
 import pytest
 from client_fakes import BASE, QUERY, make_client, run_json, status_json
 
-from endpoints_dagster._poll_schedule import GROWTH, OVERDUE_FIRST, PollSchedule, progress_share
-from endpoints_dagster.models import QueryProgress, QueryStatus
+from endpoints_dagster.client.models import QueryProgress, QueryStatus
+from endpoints_dagster.client.runs.schedule import GROWTH, OVERDUE_FIRST, PollSchedule, progress_share
 
 RUN = f"{BASE}daily_signups/run/"
 
@@ -122,9 +122,16 @@ def test_the_client_reads_at_the_predicted_end(fake_time, api):
     def answer(request: httpx.Request) -> httpx.Response:
         elapsed = fake_time.now - started
         if elapsed >= duration:
-            return httpx.Response(200, json=status_json("q1", complete=True, results=run_json([["2026-01-01", 1]])))
-        progress = {"rows_read": int(total * elapsed / duration), "bytes_read": 0, "estimated_rows_total": total,
-                    "time_elapsed": int(elapsed), "active_cpu_time": 0}
+            return httpx.Response(
+                200, json=status_json("q1", complete=True, results=run_json([["2026-01-01", 1]]))
+            )
+        progress = {
+            "rows_read": int(total * elapsed / duration),
+            "bytes_read": 0,
+            "estimated_rows_total": total,
+            "time_elapsed": int(elapsed),
+            "active_cpu_time": 0,
+        }
         return httpx.Response(202, json=status_json("q1", query_progress=progress))
 
     api.post(RUN).respond(202, json=status_json("q1"))

@@ -37,7 +37,9 @@ def test_demo_lands_every_table_and_the_sensor_fires_once(tmp_path: Path):
     with duckdb.connect(str(tmp_path / "data" / "demo.duckdb"), read_only=True) as con:
         counts = {
             table: con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
-            for schema, table in con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
+            for schema, table in con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+            ).fetchall()
         }
     assert set(counts) == DEMO_TABLES
     assert all(n > 0 for n in counts.values()), counts

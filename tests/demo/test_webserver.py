@@ -55,7 +55,15 @@ def webserver(local_server, tmp_path_factory):
     }
     log = (home / "webserver.log").open("w")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        [
+            str(Path(sys.executable).parent / "dagster-webserver"),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -71,7 +79,9 @@ def webserver(local_server, tmp_path_factory):
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dagster-webserver did not start:\n{(home / 'webserver.log').read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"dagster-webserver did not start:\n{(home / 'webserver.log').read_text()[-3000:]}"
+                )
             time.sleep(0.5)
         yield url
     finally:

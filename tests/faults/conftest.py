@@ -4,7 +4,7 @@ proxy that cuts responses mid-body, and the rows a clean run gives (helpers in `
 * ``fast_waits`` (autouse): every client built during the test sleeps at most 20 ms per retry
   backoff or poll, whatever the policy asks (the waits' lengths are the client tests' business;
   here only their outcome matters). The client has no field for its retry backoff, so the test
-  hook it reads its sleep from (``endpoints_dagster.client.default_sleep``) is swapped.
+  hook it reads its sleep from (``endpoints_dagster.client.client.default_sleep``) is swapped.
 * ``pipeline``: :class:`fault_helpers.Pipeline` on a fresh instance and storage folder.
 * ``cutting_proxy``: :class:`fault_helpers.CuttingProxy` in front of the session's local server.
 * ``expected_frame(name)``: the endpoint's rows from a clean run (faults off), as an asset should
@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 from fault_helpers import CuttingProxy, Pipeline, resource_for
 
-from endpoints_dagster import client as client_module
-from endpoints_dagster._polling import default_sleep
+from endpoints_dagster.client import client as client_module
+from endpoints_dagster.client.runs.polling import default_sleep
 
 FAST_WAIT = 0.02
 

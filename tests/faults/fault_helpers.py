@@ -41,7 +41,11 @@ class Pipeline:
         self.local_server = local_server
 
     def materialize(
-        self, endpoints: list[EndpointSpec | str], *, url: str | None = None, resource: PostHogEndpointsResource | None = None,
+        self,
+        endpoints: list[EndpointSpec | str],
+        *,
+        url: str | None = None,
+        resource: PostHogEndpointsResource | None = None,
         **fields: Any,
     ) -> dg.ExecuteInProcessResult:
         posthog = resource or resource_for(url or self.local_server.url, self.local_server, **fields)
@@ -63,7 +67,6 @@ class Pipeline:
         """Run ids of the asset's materializations, newest first."""
         records = self.instance.fetch_materializations(dg.AssetKey(["posthog", name]), limit=100).records
         return [record.run_id for record in records]
-
 
     def snapshot(self, name: str) -> tuple[bytes, list[str]]:
         """What a failed run must leave as it was: the stored value's bytes and the materializations."""
@@ -139,7 +142,9 @@ class CuttingProxy:
                 buffer += data
             head, _, _ = buffer.partition(b"\r\n\r\n")
             length = next(
-                int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
             )
             limit = len(head) + 4 + length // 2
             while len(buffer) < limit:

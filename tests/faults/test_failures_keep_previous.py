@@ -67,7 +67,9 @@ def test_faults_that_never_end_fail_after_the_retries_without_executing(
     assert server_control.request_count("POST /api/projects/{project_id}/endpoints/{name}/run/") == 4
 
 
-def test_a_query_that_never_completes_is_cancelled_at_the_run_timeout(pipeline, server_control, endpoint_factory):
+def test_a_query_that_never_completes_is_cancelled_at_the_run_timeout(
+    pipeline, server_control, endpoint_factory
+):
     name = endpoint_factory(ORDERED_QUERY)
     before = first_materialization(pipeline, name)
     server_control.reset_stats()
@@ -91,9 +93,18 @@ STATUS = "/api/projects/1/query/q1/"
 
 
 def run_body(rows: list) -> dict:
-    return {"results": rows, "columns": ["event", "n"], "types": [["event", "String"], ["n", "UInt64"]],
-            "hasMore": False, "limit": 50000, "offset": 0, "is_cached": False, "timezone": "UTC",
-            "name": "mocked", "_version": 1}
+    return {
+        "results": rows,
+        "columns": ["event", "n"],
+        "types": [["event", "String"], ["n", "UInt64"]],
+        "hasMore": False,
+        "limit": 50000,
+        "offset": 0,
+        "is_cached": False,
+        "timezone": "UTC",
+        "name": "mocked",
+        "_version": 1,
+    }
 
 
 def pending(query_id: str = "q1") -> dict:
@@ -102,14 +113,20 @@ def pending(query_id: str = "q1") -> dict:
 
 MALFORMED = {
     "an HTML page instead of JSON": (
-        [httpx.Response(200, text="<html><body>Sign in to PostHog</body></html>")], "not JSON"),
+        [httpx.Response(200, text="<html><body>Sign in to PostHog</body></html>")],
+        "not JSON",
+    ),
     "JSON cut short": ([httpx.Response(200, text='{"results": [["$pageview", 1], ["sig')], "not JSON"),
     "a JSON list instead of an object": ([httpx.Response(200, json=[1, 2, 3])], "instead of an object"),
-    "a status read that is not JSON": (
-        [httpx.Response(202, json=pending())], "not JSON"),
+    "a status read that is not JSON": ([httpx.Response(202, json=pending())], "not JSON"),
     "rows that do not match the columns": (
-        [httpx.Response(200, json=run_body([["$pageview", 1], ["signup"]]))], "Row 1 of the run result has 1 values but there are 2 columns"),
-    "rows that are not lists": ([httpx.Response(200, json=run_body([1, 2]))], "must be a list of values, got int"),
+        [httpx.Response(200, json=run_body([["$pageview", 1], ["signup"]]))],
+        "Row 1 of the run result has 1 values but there are 2 columns",
+    ),
+    "rows that are not lists": (
+        [httpx.Response(200, json=run_body([1, 2]))],
+        "must be a list of values, got int",
+    ),
 }
 
 

@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 from fault_helpers import ORDERED_QUERY, resource_for
 
-from endpoints_dagster.sensors import build_endpoint_execution_sensor
+from endpoints_dagster.sensors.sensor import build_endpoint_execution_sensor
 
 pytestmark = pytest.mark.integration
 

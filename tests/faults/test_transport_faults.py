@@ -48,7 +48,9 @@ def test_injected_faults_are_retried_to_the_exact_rows_with_one_execution_each(
     expected = {name: expected_frame(name) for name in names}
     server_control.reset_stats()
     server_control.set_knobs(**SCENARIOS[scenario])
-    result = pipeline.materialize([EndpointSpec(name, refresh=refresh) for name in names], max_retries=RETRIES)
+    result = pipeline.materialize(
+        [EndpointSpec(name, refresh=refresh) for name in names], max_retries=RETRIES
+    )
     server_control.set_knobs(fault_rate=0.0)
     assert result.success, failure_message(result)
     for name in names:
@@ -84,7 +86,9 @@ def test_read_timeouts_on_a_running_query_resend_it_under_the_same_id(
     server_control.reset_stats()
     server_control.set_knobs(latency_by_endpoint={name: 1.5})
     # The blocking answer takes 1.5 s; each request gives up after 0.4 s and is resent.
-    result = pipeline.materialize([EndpointSpec(name, refresh="force_blocking")], request_timeout=0.4, max_retries=RETRIES)
+    result = pipeline.materialize(
+        [EndpointSpec(name, refresh="force_blocking")], request_timeout=0.4, max_retries=RETRIES
+    )
     assert result.success, failure_message(result)
     pd.testing.assert_frame_equal(pipeline.stored(name), expected)
     assert server_control.request_count(RUN_ROUTE) >= 3

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from endpoints_dagster.local import dataset
-from endpoints_dagster.local.dataset import DatasetSpec
-from endpoints_dagster.local.engine import Engine
+from endpoints_dagster.local.engine import dataset
+from endpoints_dagster.local.engine.clickhouse import Engine
+from endpoints_dagster.local.engine.dataset import DatasetSpec
 
 ANCHOR = datetime(2026, 3, 1, 12)
 SPEC = DatasetSpec(events=20_000, seed=11, days=30, anchor=ANCHOR)
@@ -44,11 +44,15 @@ def scalar(engine: Engine, sql: str) -> Any:
 
 
 def fingerprint(engine: Engine, table: str) -> list[Any]:
-    return engine.query_raw(f"SELECT count(), groupBitXor(cityHash64(uuid, event, distinct_id, person_id, timestamp, properties)) FROM {table}").rows[0]
+    return engine.query_raw(
+        f"SELECT count(), groupBitXor(cityHash64(uuid, event, distinct_id, person_id, timestamp, properties)) FROM {table}"
+    ).rows[0]
 
 
 def test_exact_size_and_window(engine: Engine, table: str) -> None:
-    rows, first, last = engine.query_raw(f"SELECT count(), min(timestamp), max(timestamp) FROM {table}").rows[0]
+    rows, first, last = engine.query_raw(f"SELECT count(), min(timestamp), max(timestamp) FROM {table}").rows[
+        0
+    ]
     assert rows == SPEC.events
     assert first >= "2026-01-30T12:00:00" and last < "2026-03-01T12:00:00"
 
@@ -68,7 +72,13 @@ def test_every_event_kind_is_present(engine: Engine, table: str) -> None:
 
 
 def test_a_person_signs_up_at_most_once(engine: Engine, table: str) -> None:
-    assert scalar(engine, f"SELECT countIf(n > 1) FROM (SELECT person_id, count() AS n FROM {table} WHERE event = 'signup' GROUP BY person_id)") == 0
+    assert (
+        scalar(
+            engine,
+            f"SELECT countIf(n > 1) FROM (SELECT person_id, count() AS n FROM {table} WHERE event = 'signup' GROUP BY person_id)",
+        )
+        == 0
+    )
 
 
 def test_purchases_follow_the_buyers_signup(engine: Engine, table: str) -> None:
@@ -104,7 +114,13 @@ def test_identity_anonymous_before_signup_user_after(engine: Engine, table: str)
             SETTINGS join_use_nulls = 1""",
     )
     assert bad == 0
-    assert scalar(engine, f"SELECT max(n) FROM (SELECT distinct_id, uniqExact(person_id) AS n FROM {table} GROUP BY distinct_id)") == 1
+    assert (
+        scalar(
+            engine,
+            f"SELECT max(n) FROM (SELECT distinct_id, uniqExact(person_id) AS n FROM {table} GROUP BY distinct_id)",
+        )
+        == 1
+    )
 
 
 def test_properties_are_json_with_the_posthog_keys(engine: Engine, table: str) -> None:
@@ -151,6 +167,8 @@ def test_ensure_builds_once_then_reuses(tmp_path: Path, engine: Engine) -> None:
 
 
 def test_tiny_and_invalid_sizes(engine: Engine, tmp_path: Path) -> None:
-    assert dataset.build(execute(engine), "ds_tiny", DatasetSpec(events=1, seed=1, days=1, anchor=ANCHOR)) >= 1
+    assert (
+        dataset.build(execute(engine), "ds_tiny", DatasetSpec(events=1, seed=1, days=1, anchor=ANCHOR)) >= 1
+    )
     with pytest.raises(ValueError):
         dataset.ensure_events(execute(engine), tmp_path, events=0)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from endpoints_dagster.local.demo import demo_endpoints
-from endpoints_dagster.local.engine import (
+from endpoints_dagster.local.engine.clickhouse import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     Engine,
@@ -82,7 +82,8 @@ def test_tofloat_sums_revenue_and_missing_properties_are_null(engine: Engine) ->
         "FROM events WHERE event = 'purchase'"
     )
     expected = raw_scalar(
-        engine, "SELECT round(sum(JSONExtractFloat(properties, 'revenue')), 2) FROM events WHERE event = 'purchase'"
+        engine,
+        "SELECT round(sum(JSONExtractFloat(properties, 'revenue')), 2) FROM events WHERE event = 'purchase'",
     )
     assert out.rows == [[expected, 0]] and expected > 0
     none = engine.run("SELECT countIf(properties.revenue IS NOT NULL) FROM events WHERE event = '$pageview'")
@@ -105,7 +106,14 @@ def test_the_injection_string_is_only_a_string(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("value", "ch_type"),
-    [("x\ty\n\\z'", "String"), (7, "Int64"), (2.5, "Float64"), (True, "Bool"), (None, "Nullable(String)"), (["a", "b"], "Array(String)")],
+    [
+        ("x\ty\n\\z'", "String"),
+        (7, "Int64"),
+        (2.5, "Float64"),
+        (True, "Bool"),
+        (None, "Nullable(String)"),
+        (["a", "b"], "Array(String)"),
+    ],
 )
 def test_variables_round_trip_with_their_types(engine: Engine, value: Any, ch_type: str) -> None:
     out = engine.run("SELECT {variables.v} AS v", variables={"v": value})
@@ -113,14 +121,27 @@ def test_variables_round_trip_with_their_types(engine: Engine, value: Any, ch_ty
 
 
 def test_list_variable_in_an_in_clause(engine: Engine) -> None:
-    out = engine.run("SELECT count() FROM events WHERE event IN {variables.names}", variables={"names": ["signup", "purchase"]})
-    assert out.rows[0][0] == raw_scalar(engine, "SELECT count() FROM events WHERE event IN ('signup', 'purchase')") > 0
+    out = engine.run(
+        "SELECT count() FROM events WHERE event IN {variables.names}",
+        variables={"names": ["signup", "purchase"]},
+    )
+    assert (
+        out.rows[0][0]
+        == raw_scalar(engine, "SELECT count() FROM events WHERE event IN ('signup', 'purchase')")
+        > 0
+    )
 
 
-@pytest.mark.parametrize("since", ["2025-12-01", "2025-12-01 00:00:00", "2025-12-01T00:00:00Z", "2025-12-01T02:00:00+02:00"])
+@pytest.mark.parametrize(
+    "since", ["2025-12-01", "2025-12-01 00:00:00", "2025-12-01T00:00:00Z", "2025-12-01T02:00:00+02:00"]
+)
 def test_timestamp_compares_with_date_strings_as_posthog(engine: Engine, since: str) -> None:
-    out = engine.run("SELECT count() FROM events WHERE timestamp >= {variables.since}", variables={"since": since})
-    expected = raw_scalar(engine, "SELECT count() FROM events WHERE timestamp >= toDateTime64('2025-12-01 00:00:00', 6, 'UTC')")
+    out = engine.run(
+        "SELECT count() FROM events WHERE timestamp >= {variables.since}", variables={"since": since}
+    )
+    expected = raw_scalar(
+        engine, "SELECT count() FROM events WHERE timestamp >= toDateTime64('2025-12-01 00:00:00', 6, 'UTC')"
+    )
     assert out.rows == [[expected]] and 0 < expected < EVENTS
     day = engine.run("SELECT toDate({variables.since}) AS d", variables={"since": since})
     assert day.rows == [["2025-12-01"]]
@@ -172,8 +193,18 @@ def test_json_values_keep_64_bit_ints_as_numbers_and_dates_as_strings(engine: En
         "toDate('2026-01-02') AS d, toDateTime64('2026-01-02 03:04:05.123456', 6, 'UTC') AS ts, "
         "toDecimal64(1.25, 2) AS dec, [1, 2] AS arr, NULL AS nothing"
     )
-    assert out.rows == [[2**64 - 1, -(2**63) + 1, "2026-01-02", "2026-01-02T03:04:05.123456Z", 1.25, [1, 2], None]]
-    assert [t for _, t in out.types] == ["UInt64", "Int64", "Date", "DateTime64(6, 'UTC')", "Decimal(18, 2)", "Array(UInt8)", "Nullable(Nothing)"]
+    assert out.rows == [
+        [2**64 - 1, -(2**63) + 1, "2026-01-02", "2026-01-02T03:04:05.123456Z", 1.25, [1, 2], None]
+    ]
+    assert [t for _, t in out.types] == [
+        "UInt64",
+        "Int64",
+        "Date",
+        "DateTime64(6, 'UTC')",
+        "Decimal(18, 2)",
+        "Array(UInt8)",
+        "Nullable(Nothing)",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -198,7 +229,10 @@ def test_filters_apply_dates_and_properties(engine: Engine) -> None:
     filters = {
         "date_from": "2025-12-01",
         "date_to": "2025-12-15",
-        "properties": [{"key": "$browser", "value": "Chrome"}, {"key": "$geoip_country_code", "value": ["US", "GB"]}],
+        "properties": [
+            {"key": "$browser", "value": "Chrome"},
+            {"key": "$geoip_country_code", "value": ["US", "GB"]},
+        ],
     }
     out = engine.run("SELECT count() FROM events WHERE {filters}", filters=filters)
     expected = raw_scalar(
@@ -209,9 +243,16 @@ def test_filters_apply_dates_and_properties(engine: Engine) -> None:
     )
     assert out.rows == [[expected]] and expected > 0
     revenue = engine.run(
-        "SELECT count() FROM events WHERE {filters}", filters={"properties": [{"key": "revenue", "value": 100, "operator": "gte"}]}
+        "SELECT count() FROM events WHERE {filters}",
+        filters={"properties": [{"key": "revenue", "value": 100, "operator": "gte"}]},
     )
-    assert revenue.rows[0][0] == raw_scalar(engine, "SELECT count() FROM events WHERE JSONExtractFloat(properties, 'revenue') >= 100") > 0
+    assert (
+        revenue.rows[0][0]
+        == raw_scalar(
+            engine, "SELECT count() FROM events WHERE JSONExtractFloat(properties, 'revenue') >= 100"
+        )
+        > 0
+    )
 
 
 def test_cancel_stops_a_running_query_and_frees_the_engine(engine: Engine) -> None:
@@ -225,7 +266,9 @@ def test_cancel_stops_a_running_query_and_frees_the_engine(engine: Engine) -> No
     with pytest.raises(EngineQueryCancelled):
         engine.run(LONG_QUERY, cancel=cancel, on_progress=on_progress)
     assert seen and seen[0].rows_read > 0 and seen[0].estimated_rows_total == 100_000_000_000
-    running = engine.query_raw("SELECT count() FROM system.processes WHERE query LIKE '%numbers(100000000000)%' AND query NOT LIKE '%system.processes%'")
+    running = engine.query_raw(
+        "SELECT count() FROM system.processes WHERE query LIKE '%numbers(100000000000)%' AND query NOT LIKE '%system.processes%'"
+    )
     assert running.rows == [[0]]
     assert engine.run("SELECT 1 AS one").rows == [[1]]
 
@@ -251,11 +294,25 @@ def test_a_broken_progress_listener_does_not_break_the_query(engine: Engine) -> 
 
 
 def test_concurrent_runs_from_threads_return_their_own_results(engine: Engine) -> None:
-    names = ["$pageview", "$pageleave", "feature_used", "signup", "purchase", "$pageview", "signup", "purchase"]
-    expected = {n: raw_scalar(engine, "SELECT count() FROM events WHERE event = {e:String}", e=n) for n in set(names)}
+    names = [
+        "$pageview",
+        "$pageleave",
+        "feature_used",
+        "signup",
+        "purchase",
+        "$pageview",
+        "signup",
+        "purchase",
+    ]
+    expected = {
+        n: raw_scalar(engine, "SELECT count() FROM events WHERE event = {e:String}", e=n) for n in set(names)
+    }
 
     def count(name: str) -> tuple[str, int]:
-        out = engine.run("SELECT count() AS n, any(event) AS e FROM events WHERE event = {variables.e}", variables={"e": name})
+        out = engine.run(
+            "SELECT count() AS n, any(event) AS e FROM events WHERE event = {variables.e}",
+            variables={"e": name},
+        )
         assert out.rows[0][1] == name
         return name, out.rows[0][0]
 

@@ -9,10 +9,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from endpoints_dagster.local import hogql
-from endpoints_dagster.local.hogql import HogQLError, bind_value, translate
+from endpoints_dagster.local.engine import hogql
+from endpoints_dagster.local.engine.hogql import HogQLError, bind_value, translate
 
-READ_BROWSER = "replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(properties, '$browser'), ''), 'null'), '^\"|\"$', '')"
+READ_BROWSER = (
+    "replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(properties, '$browser'), ''), 'null'), '^\"|\"$', '')"
+)
 
 
 @pytest.mark.parametrize(
@@ -49,7 +51,9 @@ def test_property_read_forms(hogql_expr: str, column: str, keys: list[str]) -> N
 
 
 def test_property_alias_only_for_bare_select_items() -> None:
-    sql = translate("SELECT concat(properties.a, properties.b), properties.c AS c2, properties.event FROM events").sql
+    sql = translate(
+        "SELECT concat(properties.a, properties.b), properties.c AS c2, properties.event FROM events"
+    ).sql
     assert "AS `a`" not in sql and "AS `b`" not in sql  # function arguments
     assert sql.count(" AS ") == 1 and "AS c2" in sql  # an explicit alias wins
     assert "AS `event`" not in sql  # would shadow the events.event column
@@ -117,7 +121,9 @@ def test_variables_become_typed_parameters_never_text() -> None:
         "SELECT * FROM events WHERE event = {variables.e} AND {variables.n} > 1 AND {variables.e} != ''",
         {"e": evil, "n": 3, "unused": 1},
     )
-    assert t.sql == "SELECT * FROM events WHERE event = {v_e:String} AND {v_n:Int64} > 1 AND {v_e:String} != ''"
+    assert (
+        t.sql == "SELECT * FROM events WHERE event = {v_e:String} AND {v_n:Int64} > 1 AND {v_e:String} != ''"
+    )
     assert t.params == {"v_e": evil, "v_n": "3"}
     assert evil not in t.sql and t.variables == frozenset({"e", "n"})
 

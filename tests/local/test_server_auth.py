@@ -20,8 +20,17 @@ QUERY = {"kind": "HogQLQuery", "query": "SELECT count() AS n FROM events"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    extra = ["--api-key", "phx_ro=endpoint:read", "--api-key", "phx_wo=endpoint:write", "--api-key", "phx_p2@2"]
-    with LocalServer(tmp_path_factory.mktemp("auth"), api_key="phx_admin", events=2_000, extra_args=extra) as s:
+    extra = [
+        "--api-key",
+        "phx_ro=endpoint:read",
+        "--api-key",
+        "phx_wo=endpoint:write",
+        "--api-key",
+        "phx_p2@2",
+    ]
+    with LocalServer(
+        tmp_path_factory.mktemp("auth"), api_key="phx_admin", events=2_000, extra_args=extra
+    ) as s:
         yield s
 
 
@@ -41,7 +50,11 @@ def admin(server: LocalServer) -> Iterator[httpx.Client]:
 def test_missing_and_bad_credentials_are_401(server: LocalServer):
     with client(server, None) as c:
         r = c.get("endpoints/")
-        assert r.status_code == 401 and r.json()["code"] == "not_authenticated" and r.json()["type"] == "authentication_error"
+        assert (
+            r.status_code == 401
+            and r.json()["code"] == "not_authenticated"
+            and r.json()["type"] == "authentication_error"
+        )
     with client(server, "phx_wrong") as c:
         r = c.get("endpoints/")
         assert r.status_code == 401 and r.json()["code"] == "authentication_failed"
@@ -58,14 +71,20 @@ def test_scopes(server: LocalServer, admin: httpx.Client):
         assert ro.get("endpoints/").status_code == 200
         assert ro.post("endpoints/scoped/run/", json={}).status_code == 200
         assert ro.post("endpoints/last_execution_times/", json={"names": ["scoped"]}).status_code == 200
-        for method, path, body in [("POST", "endpoints/", {"name": "x", "query": QUERY}),
-                                   ("PATCH", "endpoints/scoped/", {"description": "x"}),
-                                   ("PUT", "endpoints/scoped/", {"description": "x"}),
-                                   ("DELETE", "endpoints/scoped/", None)]:
+        for method, path, body in [
+            ("POST", "endpoints/", {"name": "x", "query": QUERY}),
+            ("PATCH", "endpoints/scoped/", {"description": "x"}),
+            ("PUT", "endpoints/scoped/", {"description": "x"}),
+            ("DELETE", "endpoints/scoped/", None),
+        ]:
             r = ro.request(method, path, json=body)
             assert r.status_code == 403, (method, path)
-            assert r.json() == {"type": "authentication_error", "code": "permission_denied",
-                                "detail": "API key missing required scope 'endpoint:write'", "attr": None}
+            assert r.json() == {
+                "type": "authentication_error",
+                "code": "permission_denied",
+                "detail": "API key missing required scope 'endpoint:write'",
+                "attr": None,
+            }
     with client(server, "phx_wo") as wo:  # write implies read, as in PostHog
         assert wo.get("endpoints/scoped/").status_code == 200
         assert wo.patch("endpoints/scoped/", json={"description": "by wo"}).status_code == 200
@@ -103,7 +122,9 @@ def test_rate_limit_per_key(server: LocalServer, admin: httpx.Client):
 
 
 @pytest.mark.parametrize("kind,status,code", [("503", 503, "query_capacity"), ("429", 429, "throttled")])
-def test_fault_injection_status_kinds(server: LocalServer, admin: httpx.Client, kind: str, status: int, code: str):
+def test_fault_injection_status_kinds(
+    server: LocalServer, admin: httpx.Client, kind: str, status: int, code: str
+):
     server.control.set_knobs(fault_rate=1.0, fault_kinds=[kind])
     r = admin.get("endpoints/")
     assert r.status_code == status and r.json()["code"] == code
@@ -136,7 +157,9 @@ def test_fault_injection_drops_connections_and_filters_paths(server: LocalServer
         (b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}', {"content-type": "application/json"}, 413),
     ],
 )
-def test_malformed_bodies_are_4xx(server: LocalServer, admin: httpx.Client, content: bytes, headers: dict, status: int):
+def test_malformed_bodies_are_4xx(
+    server: LocalServer, admin: httpx.Client, content: bytes, headers: dict, status: int
+):
     for path in ("endpoints/", "endpoints/scoped/run/", "endpoints/last_execution_times/"):
         r = admin.post(path, content=content, headers=headers)
         assert r.status_code == status, (path, r.text[:200])
@@ -153,7 +176,13 @@ def test_malformed_bodies_are_4xx(server: LocalServer, admin: httpx.Client, cont
         ({"name": "typed", "query": QUERY, "cache_age_seconds": "600"}, "cache_age_seconds"),
         ({"name": "typed", "query": QUERY, "is_active": "yes"}, "is_active"),
         ({"name": "typed", "query": QUERY, "description": ["x"]}, "description"),
-        ({"name": "typed", "query": {**QUERY, "variables": {"v": {"code_name": "a", "value": {"nested": 1}}}}}, "query"),
+        (
+            {
+                "name": "typed",
+                "query": {**QUERY, "variables": {"v": {"code_name": "a", "value": {"nested": 1}}}},
+            },
+            "query",
+        ),
     ],
 )
 def test_wrong_field_types_on_create(admin: httpx.Client, body: dict, attr: str):
@@ -163,9 +192,15 @@ def test_wrong_field_types_on_create(admin: httpx.Client, body: dict, attr: str)
 
 @pytest.mark.parametrize(
     "body,attr",
-    [({"refresh": 3}, "refresh"), ({"variables_values": ["a"]}, "variables_values"), ({"limit": -1}, "limit"),
-     ({"limit": True}, "limit"), ({"filters_override": {"properties": "x"}}, "filters_override"),
-     ({"client_query_id": ""}, "client_query_id"), ({"variables_override": []}, "variables_override")],
+    [
+        ({"refresh": 3}, "refresh"),
+        ({"variables_values": ["a"]}, "variables_values"),
+        ({"limit": -1}, "limit"),
+        ({"limit": True}, "limit"),
+        ({"filters_override": {"properties": "x"}}, "filters_override"),
+        ({"client_query_id": ""}, "client_query_id"),
+        ({"variables_override": []}, "variables_override"),
+    ],
 )
 def test_wrong_field_types_on_run(admin: httpx.Client, body: dict, attr: str):
     r = admin.post("endpoints/scoped/run/", json=body)

@@ -11,8 +11,11 @@ import pytest
 def hogql(query: str, variables: dict | None = None) -> dict:
     body: dict = {"kind": "HogQLQuery", "query": query}
     if variables:
-        body["variables"] = {f"var-{k}": {"variableId": f"var-{k}", "code_name": k, "value": v} for k, v in variables.items()}
+        body["variables"] = {
+            f"var-{k}": {"variableId": f"var-{k}", "code_name": k, "value": v} for k, v in variables.items()
+        }
     return body
+
 
 COUNT_QUERY = "SELECT count() AS n FROM events"
 NULL_KEYS = ("explain", "filters", "modifiers", "name", "response", "tags", "values", "variables", "version")
@@ -64,7 +67,9 @@ def test_name_rule_edges_and_uniqueness(local_client: httpx.Client, endpoint_fac
     assert missing_query.status_code == 400 and missing_query.json()["attr"] == "query"
 
 
-@pytest.mark.parametrize("age,ok", [(299, False), (300, True), (86400, True), (86401, False), (None, True), ("600", False)])
+@pytest.mark.parametrize(
+    "age,ok", [(299, False), (300, True), (86400, True), (86401, False), (None, True), ("600", False)]
+)
 def test_cache_age_bounds(local_client: httpx.Client, endpoint_factory, age, ok: bool):
     name = endpoint_factory(COUNT_QUERY)
     r = local_client.patch(f"endpoints/{name}/", json={"cache_age_seconds": age})
@@ -79,15 +84,24 @@ def test_cache_age_bounds(local_client: httpx.Client, endpoint_factory, age, ok:
 def test_versions_only_for_a_changed_query(local_client: httpx.Client, endpoint_factory):
     query = "SELECT event, count() AS n FROM events WHERE event = {variables.ev} GROUP BY event"
     name = endpoint_factory(query, variables={"ev": "signup"})
-    same_short = {"kind": "HogQLQuery", "query": "SELECT event,  count() AS n\nFROM events WHERE event = {variables.ev} GROUP BY event",
-                  "variables": hogql(query, {"ev": "signup"})["variables"]}
+    same_short = {
+        "kind": "HogQLQuery",
+        "query": "SELECT event,  count() AS n\nFROM events WHERE event = {variables.ev} GROUP BY event",
+        "variables": hogql(query, {"ev": "signup"})["variables"],
+    }
     r = local_client.patch(f"endpoints/{name}/", json={"query": same_short})
     assert r.status_code == 200 and r.json()["current_version"] == 1 and r.json()["versions_count"] == 1
     r = local_client.put(f"endpoints/{name}/", json={"description": "PUT is partial"})
-    assert r.status_code == 200 and r.json()["description"] == "PUT is partial" and r.json()["current_version"] == 1
+    assert (
+        r.status_code == 200
+        and r.json()["description"] == "PUT is partial"
+        and r.json()["current_version"] == 1
+    )
     r = local_client.patch(f"endpoints/{name}/", json={"query": hogql(query, {"ev": "purchase"})})
     assert r.json()["current_version"] == 2, "a changed variable default is a changed query"
-    r = local_client.patch(f"endpoints/{name}/", json={"query": hogql(query + " ORDER BY n", {"ev": "purchase"})})
+    r = local_client.patch(
+        f"endpoints/{name}/", json={"query": hogql(query + " ORDER BY n", {"ev": "purchase"})}
+    )
     assert (r.json()["current_version"], r.json()["versions_count"]) == (3, 3)
 
     versions = local_client.get(f"endpoints/{name}/versions/").json()
@@ -113,8 +127,12 @@ def test_inactive_endpoint_and_inactive_version(local_client: httpx.Client, endp
     assert local_client.get(f"endpoints/{name}/").status_code == 200
     for body in ({}, {"version": 2}, {"version": 1}):
         assert local_client.post(f"endpoints/{name}/run/", json=body).status_code == 404
-    inactive = {e["name"] for e in local_client.get("endpoints/", params={"is_active": "false"}).json()["results"]}
-    active = {e["name"] for e in local_client.get("endpoints/", params={"is_active": "true"}).json()["results"]}
+    inactive = {
+        e["name"] for e in local_client.get("endpoints/", params={"is_active": "false"}).json()["results"]
+    }
+    active = {
+        e["name"] for e in local_client.get("endpoints/", params={"is_active": "true"}).json()["results"]
+    }
     assert name in inactive and name not in active
 
 
@@ -135,14 +153,20 @@ def test_delete_is_hard(local_client: httpx.Client, endpoint_factory):
     assert local_client.get(f"endpoints/{name}/versions/").status_code == 404
     assert local_client.delete(f"endpoints/{name}/").status_code == 404
     again = local_client.post("endpoints/", json={"name": name, "query": hogql(COUNT_QUERY)})
-    assert again.status_code == 201 and again.json()["current_version"] == 1 and again.json()["versions_count"] == 1
+    assert (
+        again.status_code == 201
+        and again.json()["current_version"] == 1
+        and again.json()["versions_count"] == 1
+    )
     local_client.delete(f"endpoints/{name}/")
 
 
 def test_environments_alias_and_paths_without_trailing_slash(local_server, endpoint_factory):
     name = endpoint_factory(COUNT_QUERY)
     for prefix in ("api/projects/1", "api/environments/1"):
-        with httpx.Client(base_url=f"{local_server.url}/{prefix}/", headers=local_server.headers, timeout=60) as c:
+        with httpx.Client(
+            base_url=f"{local_server.url}/{prefix}/", headers=local_server.headers, timeout=60
+        ) as c:
             assert name in {e["name"] for e in c.get("endpoints").json()["results"]}
             assert c.get(f"endpoints/{name}").json()["name"] == name
             assert c.get(f"endpoints/{name}/versions").json()[0]["version"] == 1
@@ -160,5 +184,8 @@ def test_unknown_route_and_method_are_json(local_server, local_client: httpx.Cli
     r = local_client.post("endpoints/top_events/")
     assert r.status_code == 405 and r.json()["type"] == "invalid_request"
     assert local_client.get("endpoints/does_not_exist/").json() == {
-        "type": "invalid_request", "code": "not_found", "detail": "Not found.", "attr": None,
+        "type": "invalid_request",
+        "code": "not_found",
+        "detail": "Not found.",
+        "attr": None,
     }

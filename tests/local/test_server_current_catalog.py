@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from endpoints_dagster import EndpointsClient
-from endpoints_dagster.errors import EndpointNotFoundError, InvalidRequestError
+from endpoints_dagster.client.errors import EndpointNotFoundError, InvalidRequestError
 
 FRESHNESS = [900, 1800, 3600, 21600, 43200, 86400, 604800]
 FRESHNESS_DETAIL = (
@@ -40,8 +40,9 @@ def every_page(client: httpx.Client, path: str, **params) -> tuple[list[dict], l
     return [item for page in pages for item in page["results"]], pages
 
 
-def test_lists_are_drf_pages_with_absolute_links_that_keep_filters(current_server, current_client, current_factory,
-                                                                   size):
+def test_lists_are_drf_pages_with_absolute_links_that_keep_filters(
+    current_server, current_client, current_factory, size
+):
     inactive = [current_factory("SELECT 1 AS one", is_active=False) for _ in range(size + 1)]
     items, pages = every_page(current_client, "endpoints/", is_active="false")
     assert {i["name"] for i in items} >= set(inactive) and all(i["is_active"] is False for i in items)
@@ -80,17 +81,26 @@ def test_every_allowed_freshness_is_stored(current_client, current_factory, valu
 
 @pytest.mark.parametrize("value", [300, 901, 86401, "3600", True])
 def test_other_freshness_values_are_refused(current_client, value):
-    r = current_client.post("endpoints/", json={"name": "never_made", "query": hogql("SELECT 1"),
-                                               "data_freshness_seconds": value})
+    r = current_client.post(
+        "endpoints/", json={"name": "never_made", "query": hogql("SELECT 1"), "data_freshness_seconds": value}
+    )
     assert r.status_code == 400
-    assert r.json() == {"type": "validation_error", "code": "invalid_input", "detail": FRESHNESS_DETAIL,
-                        "attr": "data_freshness_seconds"}
+    assert r.json() == {
+        "type": "validation_error",
+        "code": "invalid_input",
+        "detail": FRESHNESS_DETAIL,
+        "attr": "data_freshness_seconds",
+    }
 
 
 @pytest.mark.parametrize("field", ["cache_age_seconds", "colour"])
 def test_unknown_endpoint_fields_are_refused_on_create_and_update(current_client, current_factory, field):
     r = current_client.post("endpoints/", json={"name": "never_made", "query": hogql("SELECT 1"), field: 600})
-    assert r.status_code == 400 and r.json()["detail"] == "Extra inputs are not permitted" and r.json()["attr"] == field
+    assert (
+        r.status_code == 400
+        and r.json()["detail"] == "Extra inputs are not permitted"
+        and r.json()["attr"] == field
+    )
     name = current_factory("SELECT 1 AS one")
     r = current_client.patch(f"endpoints/{name}/", json={field: 600})
     assert r.status_code == 400 and r.json()["attr"] == field
@@ -122,7 +132,9 @@ def test_one_version_is_read_with_the_version_parameter(current_client, current_
     assert current_client.get(f"endpoints/{name}/", params={"version": "x"}).status_code == 400
     gone = current_client.get(f"endpoints/{name}/versions/1/")  # no such route in PostHog today
     assert (gone.status_code, gone.json()) == (
-        404, {"type": "invalid_request", "code": "not_found", "detail": "Not found.", "attr": None})
+        404,
+        {"type": "invalid_request", "code": "not_found", "detail": "Not found.", "attr": None},
+    )
 
 
 def test_delete_is_soft_and_frees_the_name_at_once(current_client, current_factory, current_control):
@@ -138,7 +150,11 @@ def test_delete_is_soft_and_frees_the_name_at_once(current_client, current_facto
     assert times["query_status"]["results"] == []
 
     again = current_client.post("endpoints/", json={"name": name, "query": hogql("SELECT 'new' AS v")})
-    assert again.status_code == 201 and again.json()["current_version"] == 1 and again.json()["versions_count"] == 1
+    assert (
+        again.status_code == 201
+        and again.json()["current_version"] == 1
+        and again.json()["versions_count"] == 1
+    )
     assert current_client.post(f"endpoints/{name}/run/", json={}).json()["results"] == [["new"]]
     current_client.delete(f"endpoints/{name}/")
     assert current_control.executions(endpoint=name)  # the old executions stay in the log
@@ -153,8 +169,9 @@ def auto_client(current_server):
         yield client
 
 
-def test_the_client_reads_every_page_and_every_version(auto_client, current_client, current_factory, current_control,
-                                                       size):
+def test_the_client_reads_every_page_and_every_version(
+    auto_client, current_client, current_factory, current_control, size
+):
     names = {current_factory("SELECT 1 AS one") for _ in range(size + 1)}
     name = sorted(names)[0]
     current_client.patch(f"endpoints/{name}/", json={"query": hogql("SELECT 2 AS two")})

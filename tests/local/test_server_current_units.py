@@ -7,16 +7,17 @@ import sqlite3
 
 import pytest
 
-from endpoints_dagster.local import errors
+from endpoints_dagster.local import api_errors
 from endpoints_dagster.local.cli import build_parser, knobs_from
-from endpoints_dagster.local.dialect import Dialect, get_dialect
-from endpoints_dagster.local.store import Store
-from endpoints_dagster.local.store_schema import SCHEMA
+from endpoints_dagster.local.dialects.documented import Dialect
+from endpoints_dagster.local.dialects.registry import get_dialect
+from endpoints_dagster.local.storage.schema import SCHEMA
+from endpoints_dagster.local.storage.store import Store
 
 
 def test_page_parameters_fall_back_as_drf_does():
     current = get_dialect("current")
-    page = lambda **q: current.page(list(q.items()), "http://h/api/projects/1/endpoints/", 7)  # noqa: E731
+    page = lambda **q: current.page(list(q.items()), "http://h/api/projects/1/endpoints/", 7)
     assert (page().offset, page().limit) == (0, 7)
     assert (page(limit="3", offset="6").offset, page(limit="3", offset="6").limit) == (6, 3)
     for bad in ("0", "-2", "x", ""):
@@ -29,17 +30,26 @@ def test_links_keep_other_parameters_and_drop_offset_on_the_first_page():
     current = get_dialect("current")
     page = current.page([("is_active", "true"), ("limit", "2"), ("offset", "2")], "http://h/e/", 100)
     body = current.list_json(["c", "d"], count=5, page=page)
-    assert body == {"count": 5, "next": "http://h/e/?is_active=true&limit=2&offset=4",
-                    "previous": "http://h/e/?is_active=true&limit=2", "results": ["c", "d"]}
-    last = current.list_json([], count=5, page=current.page([("limit", "2"), ("offset", "4")], "http://h/e/", 100))
+    assert body == {
+        "count": 5,
+        "next": "http://h/e/?is_active=true&limit=2&offset=4",
+        "previous": "http://h/e/?is_active=true&limit=2",
+        "results": ["c", "d"],
+    }
+    last = current.list_json(
+        [], count=5, page=current.page([("limit", "2"), ("offset", "4")], "http://h/e/", 100)
+    )
     assert last["next"] is None and last["previous"] == "http://h/e/?limit=2&offset=2"
 
 
 def test_cli_dialect_defaults_and_overrides():
-    parse = lambda *a: knobs_from(build_parser().parse_args(["serve", *a]))  # noqa: E731
+    parse = lambda *a: knobs_from(build_parser().parse_args(["serve", *a]))
     assert parse().last_execution_granularity_seconds == 0 and parse().list_page_size == 100
     assert parse("--dialect", "current").last_execution_granularity_seconds == 1800
-    assert parse("--dialect", "current", "--last-execution-granularity", "0").last_execution_granularity_seconds == 0
+    assert (
+        parse("--dialect", "current", "--last-execution-granularity", "0").last_execution_granularity_seconds
+        == 0
+    )
     assert parse("--list-page-size", "3").list_page_size == 3
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--dialect", "newest"])
@@ -49,12 +59,12 @@ def test_cli_dialect_defaults_and_overrides():
 
 def test_run_bodies_are_checked_in_the_schema_order():
     current = get_dialect("current")
-    with pytest.raises(errors.APIError) as first:
+    with pytest.raises(api_errors.APIError) as first:
         current.parse_run({"variables_values": {}, "refresh": "blocking"}, {})
     assert first.value.attr == "refresh"  # a declared field's error comes before the extras
     assert current.parse_run({"refresh": "direct"}, {}).direct is True
     assert current.parse_run({"version": "2"}, {"version": "1"}).version == 2
-    with pytest.raises(errors.APIError) as bad:
+    with pytest.raises(api_errors.APIError) as bad:
         current.parse_run({"limit": True}, {})
     assert bad.value.attr == "limit"
 
@@ -63,7 +73,9 @@ def test_an_older_state_file_gains_the_soft_delete_column(tmp_path):
     path = tmp_path / "state.sqlite3"
     with sqlite3.connect(path) as db:
         db.executescript(SCHEMA.replace("    deleted_at REAL,\n", ""))
-        db.execute("INSERT INTO endpoints (id, project_id, name, created_at, updated_at) VALUES ('e', 1, 'old', 0, 0)")
+        db.execute(
+            "INSERT INTO endpoints (id, project_id, name, created_at, updated_at) VALUES ('e', 1, 'old', 0, 0)"
+        )
         assert "deleted_at" not in {r[1] for r in db.execute("PRAGMA table_info(endpoints)")}
     store = Store(path)
     try:

@@ -25,7 +25,9 @@ SUPERSCRIPT_TWO = "%C2%B2"  # "²": a Unicode digit that int() refuses
         ("GET", f"endpoints/?created_by={HUGE}", None, 200),
     ],
 )
-def test_odd_numbers_are_not_server_errors(local_client: httpx.Client, method: str, path: str, body, status: int):
+def test_odd_numbers_are_not_server_errors(
+    local_client: httpx.Client, method: str, path: str, body, status: int
+):
     r = local_client.request(method, path, json=body)
     assert r.status_code == status, r.text[:300]
     if status == 200:
@@ -48,6 +50,8 @@ def test_odd_numbers_are_not_server_errors(local_client: httpx.Client, method: s
         ("POST", "endpoints/top_events/run/", {"limit": HUGE}),
     ],
 )
-def test_odd_numbers_on_the_current_dialect_are_4xx(current_client: httpx.Client, method: str, path: str, body):
+def test_odd_numbers_on_the_current_dialect_are_4xx(
+    current_client: httpx.Client, method: str, path: str, body
+):
     r = current_client.request(method, path, json=body)
     assert r.status_code < 500, r.text[:300]

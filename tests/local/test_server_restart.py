@@ -14,8 +14,11 @@ from endpoints_dagster.local.process import LocalServer, LocalServerError
 
 pytestmark = pytest.mark.slow
 
-QUERY = {"kind": "HogQLQuery", "query": "SELECT count() AS n FROM events WHERE event = {variables.ev}",
-         "variables": {"var-ev": {"variableId": "var-ev", "code_name": "ev", "value": "signup"}}}
+QUERY = {
+    "kind": "HogQLQuery",
+    "query": "SELECT count() AS n FROM events WHERE event = {variables.ev}",
+    "variables": {"var-ev": {"variableId": "var-ev", "code_name": "ev", "value": "signup"}},
+}
 
 
 def api(server: LocalServer) -> httpx.Client:
@@ -24,7 +27,9 @@ def api(server: LocalServer) -> httpx.Client:
 
 def test_ready_line_and_sigterm_exit_zero(tmp_path: Path):
     server = LocalServer(tmp_path, events=2_000).start()
-    assert len(server.stdout_lines) == 1 and re.fullmatch(r"ready http://127\.0\.0\.1:\d+", server.stdout_lines[0])
+    assert len(server.stdout_lines) == 1 and re.fullmatch(
+        r"ready http://127\.0\.0\.1:\d+", server.stdout_lines[0]
+    )
     port = int(server.url.rsplit(":", 1)[1])
     assert port != 0
     with socket.create_connection(("127.0.0.1", port), timeout=5):
@@ -49,9 +54,20 @@ def test_sigint_exit_zero(tmp_path: Path):
 def test_sigkill_then_restart_keeps_state(tmp_path: Path, wait_until):
     first = LocalServer(tmp_path, events=2_000).start()
     with api(first) as c:
-        assert c.post("endpoints/", json={"name": "kept", "query": QUERY, "cache_age_seconds": 3600}).status_code == 201
-        changed = {**QUERY, "variables": {"var-ev": {"variableId": "var-ev", "code_name": "ev", "value": "purchase"}}}
-        assert c.patch("endpoints/kept/", json={"query": changed, "is_materialized": True}).json()["current_version"] == 2
+        assert (
+            c.post("endpoints/", json={"name": "kept", "query": QUERY, "cache_age_seconds": 3600}).status_code
+            == 201
+        )
+        changed = {
+            **QUERY,
+            "variables": {"var-ev": {"variableId": "var-ev", "code_name": "ev", "value": "purchase"}},
+        }
+        assert (
+            c.patch("endpoints/kept/", json={"query": changed, "is_materialized": True}).json()[
+                "current_version"
+            ]
+            == 2
+        )
         wait_until(lambda: c.get("endpoints/kept/").json()["materialization"]["status"] == "Completed")
         ran = c.post("endpoints/kept/run/", json={"variables_values": {"ev": "$pageview"}}).json()
         before = c.get("endpoints/kept/").json()
@@ -63,8 +79,12 @@ def test_sigkill_then_restart_keeps_state(tmp_path: Path, wait_until):
     try:
         with api(second) as c:
             after = c.get("endpoints/kept/").json()
-            assert {k: after[k] for k in ("id", "current_version", "versions_count", "query", "cache_age_seconds")} == \
-                   {k: before[k] for k in ("id", "current_version", "versions_count", "query", "cache_age_seconds")}
+            assert {
+                k: after[k] for k in ("id", "current_version", "versions_count", "query", "cache_age_seconds")
+            } == {
+                k: before[k]
+                for k in ("id", "current_version", "versions_count", "query", "cache_age_seconds")
+            }
             assert c.get("endpoints/kept/versions/").json() == versions
             assert after["materialization"]["status"] == "Completed"
             again = c.post("endpoints/kept/run/", json={"variables_values": {"ev": "$pageview"}}).json()
@@ -72,7 +92,9 @@ def test_sigkill_then_restart_keeps_state(tmp_path: Path, wait_until):
             assert c.post("endpoints/kept/run/", json={}).json()["endpoint_materialized"] is True
             restarted = {e["name"]: e["current_version"] for e in c.get("endpoints/").json()["results"]}
             assert restarted == demo_versions, "--demo is idempotent: no new versions on restart"
-            times = c.post("endpoints/last_execution_times/", json={"names": ["kept"]}).json()["query_status"]["results"]
+            times = c.post("endpoints/last_execution_times/", json={"names": ["kept"]}).json()[
+                "query_status"
+            ]["results"]
             assert times and times[0][0] == "kept"
     finally:
         assert second.stop() == 0

@@ -19,15 +19,15 @@ import httpx
 import pytest
 import uvicorn
 
-from endpoints_dagster.local import errors
-from endpoints_dagster.local.app import ServerConfig, build_state, create_app
-from endpoints_dagster.local.auth import Authenticator, has_scope, parse_key_spec
-from endpoints_dagster.local.cache import cache_key
-from endpoints_dagster.local.dialect import Dialect
-from endpoints_dagster.local.faults import Knobs, RateLimiter, parse_knobs
-from endpoints_dagster.local.queries import comparable, validate_query
-from endpoints_dagster.local.runs import EngineBinding, RunService
-from endpoints_dagster.local.store import KeyRow, Store, VersionRow
+from endpoints_dagster.local import api_errors
+from endpoints_dagster.local.dialects.documented import Dialect
+from endpoints_dagster.local.server.app import ServerConfig, build_state, create_app
+from endpoints_dagster.local.server.auth import Authenticator, has_scope, parse_key_spec
+from endpoints_dagster.local.server.faults import Knobs, RateLimiter, parse_knobs
+from endpoints_dagster.local.services.endpoint_runs import EngineBinding, RunService
+from endpoints_dagster.local.services.result_cache import cache_key
+from endpoints_dagster.local.services.stored_query import comparable, validate_query
+from endpoints_dagster.local.storage.store import KeyRow, Store, VersionRow
 
 
 # -- a test double for the engine ----------------------------------------------------------------
@@ -65,9 +65,13 @@ class DoubleEngine:
     def normalise(self, hogql: str) -> str:
         return " ".join(hogql.split())
 
-    def run(self, hogql, *, variables=None, filters=None, limit=None, offset=0, cancel=None, on_progress=None):
+    def run(
+        self, hogql, *, variables=None, filters=None, limit=None, offset=0, cancel=None, on_progress=None
+    ):
         with self.lock:
-            self.calls.append({"hogql": hogql, "variables": variables, "filters": filters, "limit": limit, "offset": offset})
+            self.calls.append(
+                {"hogql": hogql, "variables": variables, "filters": filters, "limit": limit, "offset": offset}
+            )
         if "BROKEN" in hogql:
             raise DoubleQueryError("Syntax error: unexpected BROKEN")
         if "WAIT" in hogql:
@@ -76,8 +80,14 @@ class DoubleEngine:
             raise DoubleCancelled()
         rows = [[i, repr(sorted((variables or {}).items()))] for i in range(250)]
         effective = limit or 100
-        return Output(["i", "vars"], [["i", "UInt64"], ["vars", "String"]], rows[offset:offset + effective],
-                      offset + effective < len(rows), effective, offset)
+        return Output(
+            ["i", "vars"],
+            [["i", "UInt64"], ["vars", "String"]],
+            rows[offset : offset + effective],
+            offset + effective < len(rows),
+            effective,
+            offset,
+        )
 
     def materialize(self, table, hogql, variables):
         if "MATFAIL" in hogql:
@@ -101,12 +111,16 @@ class ThreadServer:
     def __init__(self, data_dir: Path, **config: Any) -> None:
         self.engine = DoubleEngine()
         keys = [parse_key_spec(s, 1) for s in ("k_all", "k_read=endpoint:read", "k_p2@2")]
-        self.state = build_state(ServerConfig(data_dir=data_dir, api_keys=keys, **config),
-                                 EngineBinding(self.engine, DoubleQueryError, DoubleCancelled))
+        self.state = build_state(
+            ServerConfig(data_dir=data_dir, api_keys=keys, **config),
+            EngineBinding(self.engine, DoubleQueryError, DoubleCancelled),
+        )
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(self.state), log_level="warning", lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(self.state), log_level="warning", lifespan="off")
+        )
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> ThreadServer:
@@ -124,7 +138,9 @@ class ThreadServer:
         self.state.close()
 
     def client(self, key: str = "k_all") -> httpx.Client:
-        return httpx.Client(base_url=f"{self.url}/api/projects/1/", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        return httpx.Client(
+            base_url=f"{self.url}/api/projects/1/", headers={"Authorization": f"Bearer {key}"}, timeout=10
+        )
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +160,15 @@ _counter = iter(range(1_000_000))
 
 def make_endpoint(http: httpx.Client, query: str = "select {variables.a}", **extra: Any) -> str:
     name = f"unit_{next(_counter)}"
-    body = {"name": name, "query": {"kind": "HogQLQuery", "query": query,
-                                     "variables": {"var-a": {"variableId": "var-a", "code_name": "a", "value": 1}}}, **extra}
+    body = {
+        "name": name,
+        "query": {
+            "kind": "HogQLQuery",
+            "query": query,
+            "variables": {"var-a": {"variableId": "var-a", "code_name": "a", "value": 1}},
+        },
+        **extra,
+    }
     r = http.post("endpoints/", json=body)
     assert r.status_code == 201, r.text
     return name
@@ -174,20 +197,20 @@ def test_authenticator_checks_in_posthog_order(tmp_path: Path):
     auth = Authenticator(Store(tmp_path / "s.sqlite3"))
     auth.register(parse_key_spec("k1=endpoint:read@1", 1))
     auth.register(parse_key_spec("k2@2", 1))
-    with pytest.raises(errors.APIError) as e:
+    with pytest.raises(api_errors.APIError) as e:
         auth.authenticate(None)
     assert (e.value.status, e.value.code) == (401, "not_authenticated")
-    with pytest.raises(errors.APIError) as e:
+    with pytest.raises(api_errors.APIError) as e:
         auth.authenticate("Bearer nope")
     assert (e.value.status, e.value.code) == (401, "authentication_failed")
     key = auth.authenticate("Bearer k1")
-    with pytest.raises(errors.APIError) as e:
+    with pytest.raises(api_errors.APIError) as e:
         auth.authorize(key, project_id=2, scope="endpoint:write")
     assert e.value.detail == "API key missing required scope 'endpoint:write'"
-    with pytest.raises(errors.APIError) as e:
+    with pytest.raises(api_errors.APIError) as e:
         auth.authorize(key, project_id=2, scope="endpoint:read")
     assert e.value.status == 403 and "ID 2" in e.value.detail
-    with pytest.raises(errors.APIError) as e:
+    with pytest.raises(api_errors.APIError) as e:
         auth.authorize(key, project_id=99, scope="endpoint:read")
     assert e.value.status == 404
 
@@ -203,7 +226,7 @@ def test_rate_limiter_sliding_window_reports_wait():
     limiter = RateLimiter()
     for _ in range(3):
         limiter.check(1, 3)
-    with pytest.raises(errors.APIError) as e:
+    with pytest.raises(api_errors.APIError) as e:
         limiter.check(1, 3)
     assert e.value.status == 429 and e.value.type == "throttled_error"
     assert e.value.detail.startswith("Request was throttled. Expected available in ")
@@ -214,9 +237,17 @@ def test_rate_limiter_sliding_window_reports_wait():
 
 
 def test_knobs_validation_names_the_field():
-    knobs = parse_knobs(Knobs(), {"latency_seconds": 1.5, "fault_kinds": "503,drop", "latency_by_endpoint": {"a": 2}})
-    assert knobs.latency_for("a") == 2 and knobs.latency_for("b") == 1.5 and knobs.fault_kinds == ("503", "drop")
-    for bad, field in [({"fault_rate": 2}, "fault_rate"), ({"fault_kinds": ["500"]}, "fault_kinds"), ({"nope": 1}, "nope")]:
+    knobs = parse_knobs(
+        Knobs(), {"latency_seconds": 1.5, "fault_kinds": "503,drop", "latency_by_endpoint": {"a": 2}}
+    )
+    assert (
+        knobs.latency_for("a") == 2 and knobs.latency_for("b") == 1.5 and knobs.fault_kinds == ("503", "drop")
+    )
+    for bad, field in [
+        ({"fault_rate": 2}, "fault_rate"),
+        ({"fault_kinds": ["500"]}, "fault_kinds"),
+        ({"nope": 1}, "nope"),
+    ]:
         with pytest.raises(ValueError, match=field):
             parse_knobs(Knobs(), bad)
 
@@ -225,48 +256,97 @@ def test_query_expansion_and_comparison():
     short = validate_query({"kind": "HogQLQuery", "query": "select 1"})
     assert short["variables"] is None and short["explain"] is None and short["version"] is None
     spaced = validate_query({"kind": "HogQLQuery", "query": "select   1\n", "tags": None})
-    norm = lambda q: " ".join(q.split())  # noqa: E731
+    norm = lambda q: " ".join(q.split())
     assert comparable(short, norm) == comparable(spaced, norm)
-    assert comparable(short, norm) != comparable(validate_query({"kind": "HogQLQuery", "query": "select 2"}), norm)
-    with pytest.raises(errors.APIError, match="HogQLQuery endpoints only"):
+    assert comparable(short, norm) != comparable(
+        validate_query({"kind": "HogQLQuery", "query": "select 2"}), norm
+    )
+    with pytest.raises(api_errors.APIError, match="HogQLQuery endpoints only"):
         validate_query({"kind": "TrendsQuery"})
-    with pytest.raises(errors.APIError, match="string, number"):
-        validate_query({"kind": "HogQLQuery", "query": "x", "variables": {"v": {"code_name": "a", "value": {"x": 1}}}})
+    with pytest.raises(api_errors.APIError, match="string, number"):
+        validate_query(
+            {"kind": "HogQLQuery", "query": "x", "variables": {"v": {"code_name": "a", "value": {"x": 1}}}}
+        )
 
 
 def test_variable_precedence_values_then_override_then_saved():
-    version = VersionRow("id", "e", 1, validate_query({"kind": "HogQLQuery", "query": "q", "variables": {
-        "v1": {"code_name": "a", "value": "saved-a"}, "v2": {"code_name": "b", "value": "saved-b"},
-        "v3": {"code_name": "c", "value": "saved-c"}}}), True, 0.0, None)
-    req = Dialect().parse_run({"variables_values": {"a": "values-a"},
-                               "variables_override": {"v1": {"value": "override-a"}, "v2": {"value": "override-b"}}}, {})
+    version = VersionRow(
+        "id",
+        "e",
+        1,
+        validate_query(
+            {
+                "kind": "HogQLQuery",
+                "query": "q",
+                "variables": {
+                    "v1": {"code_name": "a", "value": "saved-a"},
+                    "v2": {"code_name": "b", "value": "saved-b"},
+                    "v3": {"code_name": "c", "value": "saved-c"},
+                },
+            }
+        ),
+        True,
+        0.0,
+        None,
+    )
+    req = Dialect().parse_run(
+        {
+            "variables_values": {"a": "values-a"},
+            "variables_override": {"v1": {"value": "override-a"}, "v2": {"value": "override-b"}},
+        },
+        {},
+    )
     assert RunService.resolve_variables(version, req) == {"a": "values-a", "b": "override-b", "c": "saved-c"}
-    with pytest.raises(errors.APIError) as e:
-        RunService.resolve_variables(version, Dialect().parse_run({"variables_values": {"zz": 1, "a": 1}}, {}))
+    with pytest.raises(api_errors.APIError) as e:
+        RunService.resolve_variables(
+            version, Dialect().parse_run({"variables_values": {"zz": 1, "a": 1}}, {})
+        )
     assert e.value.detail == "Unknown variable(s): zz" and e.value.attr == "variables_values"
 
 
 def test_run_body_types_are_checked():
     d = Dialect()
-    cases = [({"refresh": "sometimes"}, "refresh"), ({"limit": "10"}, "limit"), ({"offset": 5}, "offset"),
-             ({"variables_values": [1]}, "variables_values"), ({"filters_override": "x"}, "filters_override"),
-             ({"client_query_id": 5}, "client_query_id"), ({"variables_override": {"v": 1}}, "variables_override")]
+    cases = [
+        ({"refresh": "sometimes"}, "refresh"),
+        ({"limit": "10"}, "limit"),
+        ({"offset": 5}, "offset"),
+        ({"variables_values": [1]}, "variables_values"),
+        ({"filters_override": "x"}, "filters_override"),
+        ({"client_query_id": 5}, "client_query_id"),
+        ({"variables_override": {"v": 1}}, "variables_override"),
+    ]
     for body, attr in cases:
-        with pytest.raises(errors.APIError) as e:
+        with pytest.raises(api_errors.APIError) as e:
             d.parse_run(body, {})
         assert e.value.status == 400 and e.value.attr == attr, body
-    with pytest.raises(errors.PlainError) as plain:
+    with pytest.raises(api_errors.PlainError) as plain:
         d.parse_run({}, {"version": "abc"})
     assert plain.value.body() == {"error": "Invalid version parameter: abc"}
     assert d.parse_run({"version": "3"}, {"version": "1"}).version == 3
 
 
 def test_cache_key_covers_every_input():
-    base = dict(project_id=1, endpoint_id="e", version=1, variables={"a": 1}, filters=None, limit=None, offset=None,
-                materialized=False)
+    base = dict(
+        project_id=1,
+        endpoint_id="e",
+        version=1,
+        variables={"a": 1},
+        filters=None,
+        limit=None,
+        offset=None,
+        materialized=False,
+    )
     keys = {cache_key(**base)}
-    for change in [{"project_id": 2}, {"endpoint_id": "f"}, {"version": 2}, {"variables": {"a": 2}},
-                   {"filters": {"date_from": "2026-01-01"}}, {"limit": 10}, {"offset": 0}, {"materialized": True}]:
+    for change in [
+        {"project_id": 2},
+        {"endpoint_id": "f"},
+        {"version": 2},
+        {"variables": {"a": 2}},
+        {"filters": {"date_from": "2026-01-01"}},
+        {"limit": 10},
+        {"offset": 0},
+        {"materialized": True},
+    ]:
         keys.add(cache_key(**{**base, **change}))
     assert len(keys) == 9
     assert cache_key(**base) == cache_key(**{**base, "variables": {"a": 1}})
@@ -290,7 +370,12 @@ def test_queries_share_the_bounded_pool(server: ThreadServer, http: httpx.Client
     name = make_endpoint(http, query="select WAIT {variables.a}")
     ids = [f"wait-{name}-{i}" for i in range(6)]
     for qid in ids:
-        assert http.post(f"endpoints/{name}/run/", json={"refresh": "force_async", "client_query_id": qid}).status_code == 202
+        assert (
+            http.post(
+                f"endpoints/{name}/run/", json={"refresh": "force_async", "client_query_id": qid}
+            ).status_code
+            == 202
+        )
     deadline = time.monotonic() + 10
     while server.state.stats.snapshot()["running_executions"] < server.state.runner.workers:
         assert time.monotonic() < deadline
@@ -314,7 +399,10 @@ def test_query_error_is_400_with_engine_message(http: httpx.Client):
     while (s := http.get(f"query/{name}-q/")).status_code == 202:
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    assert s.status_code == 400 and s.json()["query_status"]["error_message"] == "Syntax error: unexpected BROKEN"
+    assert (
+        s.status_code == 400
+        and s.json()["query_status"]["error_message"] == "Syntax error: unexpected BROKEN"
+    )
 
 
 def test_materialization_with_double_engine(server: ThreadServer, http: httpx.Client):
@@ -334,23 +422,53 @@ def test_materialization_with_double_engine(server: ThreadServer, http: httpx.Cl
     assert table not in server.engine.tables
 
 
-def test_unexpected_exception_is_500_json(server: ThreadServer, http: httpx.Client, monkeypatch: pytest.MonkeyPatch):
+def test_unexpected_exception_is_500_json(
+    server: ThreadServer, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+):
     def boom(*a: Any, **k: Any) -> Any:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(server.state.store, "list_endpoints", boom)
     r = http.get("endpoints/")
     assert r.status_code == 500
-    assert r.json() == {"type": "server_error", "code": "error", "detail": "A server error occurred.", "attr": None}
+    assert r.json() == {
+        "type": "server_error",
+        "code": "error",
+        "detail": "A server error occurred.",
+        "attr": None,
+    }
 
 
 def test_cli_arguments():
     from endpoints_dagster.local.cli import build_parser
 
-    args = build_parser().parse_args(["serve", "--rate-limit", "240/min", "--fault-kinds", "503,drop", "--port", "0",
-                                      "--api-key", "a", "--api-key", "b=endpoint:read@2"])
-    assert (args.rate_limit, args.fault_kinds, args.port, args.api_key) == (240, ("503", "drop"), 0, ["a", "b=endpoint:read@2"])
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--rate-limit",
+            "240/min",
+            "--fault-kinds",
+            "503,drop",
+            "--port",
+            "0",
+            "--api-key",
+            "a",
+            "--api-key",
+            "b=endpoint:read@2",
+        ]
+    )
+    assert (args.rate_limit, args.fault_kinds, args.port, args.api_key) == (
+        240,
+        ("503", "drop"),
+        0,
+        ["a", "b=endpoint:read@2"],
+    )
     assert (args.host, args.dialect, args.workers) == ("127.0.0.1", "documented", 4)
-    for bad in (["--rate-limit", "5/hour"], ["--fault-kinds", "500"], ["--fault-rate", "1.5"], ["--workers", "0"]):
+    for bad in (
+        ["--rate-limit", "5/hour"],
+        ["--fault-kinds", "500"],
+        ["--fault-rate", "1.5"],
+        ["--workers", "0"],
+    ):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["serve", *bad])

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from endpoints_dagster.client import EndpointsClient
-from endpoints_dagster.errors import InvalidRequestError
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.errors import InvalidRequestError
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,9 @@ def total_events(client, endpoint_factory):
 def test_a_hostile_variable_is_compared_as_a_value(value, client, endpoint_factory, total_events):
     before = total_events()
     assert before > 0
-    name = endpoint_factory("SELECT count() AS n FROM events WHERE event = {variables.e}", variables={"e": "$pageview"})
+    name = endpoint_factory(
+        "SELECT count() AS n FROM events WHERE event = {variables.e}", variables={"e": "$pageview"}
+    )
     echo = endpoint_factory("SELECT {variables.e} AS echoed", variables={"e": "x"})
     assert client.run_endpoint(name, refresh="force_blocking").results[0][0] > 0  # the query works as meant
     assert client.run_endpoint(name, variables={"e": value}, refresh="force_blocking").results == [[0]]
@@ -62,14 +64,19 @@ def test_a_hostile_list_value_stays_a_list_of_values(client, endpoint_factory, t
         "SELECT count() AS n FROM events WHERE event IN {variables.names}", variables={"names": ["signup"]}
     )
     signups = client.run_endpoint(name, refresh="force_blocking").results[0][0]
-    result = client.run_endpoint(name, variables={"names": ["signup", "') OR 1=1 OR ('", "'; DROP TABLE events; --"]},
-                                 refresh="force_blocking")
+    result = client.run_endpoint(
+        name,
+        variables={"names": ["signup", "') OR 1=1 OR ('", "'; DROP TABLE events; --"]},
+        refresh="force_blocking",
+    )
     assert result.results[0][0] == signups and total_events() == before
 
 
 @pytest.mark.parametrize("where", ["value", "key"])
 @pytest.mark.parametrize("value", HOSTILE[:3])
-def test_a_hostile_filter_property_is_a_value_or_a_key_not_sql(where, value, client, endpoint_factory, total_events):
+def test_a_hostile_filter_property_is_a_value_or_a_key_not_sql(
+    where, value, client, endpoint_factory, total_events
+):
     before = total_events()
     name = endpoint_factory("SELECT count() AS n FROM events WHERE {filters}")
     prop = {"key": "$browser", "value": value, "operator": "exact"}

@@ -26,8 +26,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "phx_DemoSecret_5e1f2a3b4c5d6e7f8091"
-ASSETS = ["posthog/revenue_by_country", "posthog/top_events", "posthog/signup_to_purchase_funnel",
-          "posthog/weekly_active_users", "posthog/feature_usage_by_plan", "posthog/events_by_browser", "kpi_report"]
+ASSETS = [
+    "posthog/revenue_by_country",
+    "posthog/top_events",
+    "posthog/signup_to_purchase_funnel",
+    "posthog/weekly_active_users",
+    "posthog/feature_usage_by_plan",
+    "posthog/events_by_browser",
+    "kpi_report",
+]
 DAGSTER_YAML = """\
 python_logs:
   python_log_level: DEBUG
@@ -49,7 +56,11 @@ def copy_project(project: Path) -> None:
     project.mkdir()
     for name in ("pyproject.toml", "definitions.py"):
         shutil.copy(ROOT / name, project / name)
-    shutil.copytree(ROOT / "demo_defs", project / "demo_defs", ignore=shutil.ignore_patterns(".local_defs_state", "__pycache__"))
+    shutil.copytree(
+        ROOT / "demo_defs",
+        project / "demo_defs",
+        ignore=shutil.ignore_patterns(".local_defs_state", "__pycache__"),
+    )
 
 
 def files_holding(root: Path, secret: str) -> list[str]:
@@ -81,11 +92,20 @@ def test_the_key_is_in_no_output_and_no_stored_file(tmp_path: Path):
         assert ok.returncode == 0, ok.stderr[-3000:]
         # Project 2: the component has no saved state for it, so only the hand-written assets exist.
         handwritten = ["asset", "materialize", "-m", "definitions", "--select", ",".join(ASSETS[:5])]
-        denied = cli("dagster", handwritten, {**env, "POSTHOG_PROJECT_ID": str(server.project_id + 1)}, project)
+        denied = cli(
+            "dagster", handwritten, {**env, "POSTHOG_PROJECT_ID": str(server.project_id + 1)}, project
+        )
         assert denied.returncode != 0
-    outputs = {name: run.stdout + run.stderr for name, run in (("refresh", refreshed), ("ok", ok), ("denied", denied))}
-    assert "RUN_SUCCESS" in outputs["ok"] and "GET /api/projects/" in outputs["ok"]  # the client's DEBUG lines
-    assert "(403)" in outputs["denied"], outputs["denied"][-4000:]  # the failure's text went through the same logs
+    outputs = {
+        name: run.stdout + run.stderr
+        for name, run in (("refresh", refreshed), ("ok", ok), ("denied", denied))
+    }
+    assert (
+        "RUN_SUCCESS" in outputs["ok"] and "GET /api/projects/" in outputs["ok"]
+    )  # the client's DEBUG lines
+    assert "(403)" in outputs["denied"], outputs["denied"][
+        -4000:
+    ]  # the failure's text went through the same logs
     assert [name for name, text in outputs.items() if KEY in text] == []
     assert files_holding(home, KEY) == [] and files_holding(project, KEY) == []
     # The scan read the event log storage: the client's log lines and the 403 texts are in it.

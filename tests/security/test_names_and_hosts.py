@@ -13,9 +13,10 @@ import pytest
 import respx
 
 from endpoints_dagster import EndpointSpec, PostHogEndpointsResource, build_endpoint_assets
-from endpoints_dagster.client import EndpointsClient
-from endpoints_dagster.errors import InvalidEndpointNameError
-from endpoints_dagster.sensors import build_endpoint_execution_sensor
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.errors import InvalidEndpointNameError
+from endpoints_dagster.sensors.sensor import build_endpoint_execution_sensor
+
 
 @dg.asset
 def report() -> None: ...
@@ -85,8 +86,14 @@ REFUSED_HOSTS = [
     "http://0.0.0.0:8000",
     "http://2130706433",  # 127.0.0.1 as one decimal number: not read as loopback, so refused
 ]
-ACCEPTED_HOSTS = ["http://127.0.0.1:8010", "http://127.0.0.2:8010", "http://localhost:8010", "http://[::1]:8010",
-                  "https://posthog.example.com", "posthog.example.com"]
+ACCEPTED_HOSTS = [
+    "http://127.0.0.1:8010",
+    "http://127.0.0.2:8010",
+    "http://localhost:8010",
+    "http://[::1]:8010",
+    "https://posthog.example.com",
+    "posthog.example.com",
+]
 
 
 @pytest.mark.parametrize("host", REFUSED_HOSTS)
@@ -95,7 +102,9 @@ def test_plain_http_to_a_remote_host_is_refused_by_the_resource(host):
     with pytest.raises(ValueError, match="allow_insecure_http") as caught:
         resource.get_client()
     assert "phx_sec_test_key" not in str(caught.value)
-    opted_in = PostHogEndpointsResource(host=host, project_id="1", personal_api_key="phx_k", allow_insecure_http=True)
+    opted_in = PostHogEndpointsResource(
+        host=host, project_id="1", personal_api_key="phx_k", allow_insecure_http=True
+    )
     with opted_in.get_client() as client:
         assert client.host.startswith("http://")
 
@@ -107,11 +116,14 @@ def test_loopback_http_and_https_are_accepted(host):
 
 
 def test_a_materialization_against_a_plain_http_remote_host_sends_nothing():
-    resource = PostHogEndpointsResource(host="http://posthog.example.com", project_id="1", personal_api_key="phx_k")
+    resource = PostHogEndpointsResource(
+        host="http://posthog.example.com", project_id="1", personal_api_key="phx_k"
+    )
     with respx.mock(assert_all_called=False) as api:
         anything = api.route().respond(200, json={})
-        result = dg.materialize(build_endpoint_assets(["daily_signups"]), resources={"posthog": resource},
-                                raise_on_error=False)
+        result = dg.materialize(
+            build_endpoint_assets(["daily_signups"]), resources={"posthog": resource}, raise_on_error=False
+        )
     assert not result.success and not anything.called
     failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
     text = failure.message + (failure.cause.message if failure.cause else "")

@@ -14,8 +14,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from endpoints_dagster.client import EndpointsClient
-from endpoints_dagster.errors import EndpointNotFoundError, PermissionDeniedError, PostHogEndpointsError
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.errors import (
+    EndpointNotFoundError,
+    PermissionDeniedError,
+    PostHogEndpointsError,
+)
 from endpoints_dagster.local.process import LocalServer
 
 pytestmark = pytest.mark.integration
@@ -29,7 +33,11 @@ SECRET_SQL = "SELECT 'confidential-figure' AS label, count() AS n FROM events"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     server = LocalServer(
-        tmp_path_factory.mktemp("two-projects"), api_key=KEY_ONE, project_id=1, demo=False, events=2_000,
+        tmp_path_factory.mktemp("two-projects"),
+        api_key=KEY_ONE,
+        project_id=1,
+        demo=False,
+        events=2_000,
         extra_args=[f"--api-key={KEY_TWO}@2", "--no-access-log"],
     )
     with server:
@@ -76,7 +84,9 @@ def test_every_route_of_project_two_refuses_the_project_one_key(call, intruder, 
 
 def test_the_older_environments_alias_refuses_too(server):
     for path in ("endpoints/", f"endpoints/{SECRET_NAME}/run/"):
-        response = httpx.get(f"{server.url}/api/environments/2/{path}", headers={"Authorization": f"Bearer {KEY_ONE}"})
+        response = httpx.get(
+            f"{server.url}/api/environments/2/{path}", headers={"Authorization": f"Bearer {KEY_ONE}"}
+        )
         assert response.status_code == 403 and "confidential-figure" not in response.text
 
 
@@ -90,7 +100,10 @@ def test_project_one_sees_nothing_of_project_two(server):
 
 def test_a_project_two_query_cannot_be_read_or_cancelled_through_project_one(server):
     query_id = uuid.uuid4().hex
-    with EndpointsClient(server.url, 2, KEY_TWO) as owner, EndpointsClient(server.url, 1, KEY_ONE, max_retries=0) as other:
+    with (
+        EndpointsClient(server.url, 2, KEY_TWO) as owner,
+        EndpointsClient(server.url, 1, KEY_ONE, max_retries=0) as other,
+    ):
         server.control.set_knobs(latency_by_endpoint={SECRET_NAME: 1.0})
         try:
             started = httpx.post(
@@ -102,7 +115,9 @@ def test_a_project_two_query_cannot_be_read_or_cancelled_through_project_one(ser
             with pytest.raises(PostHogEndpointsError) as caught:
                 other.get_query_status(query_id)
             assert caught.value.status_code == 404 and "confidential-figure" not in str(caught.value)
-            other.cancel_query(query_id)  # PostHog answers a cancel of an unknown id as done; it must not touch project 2
+            other.cancel_query(
+                query_id
+            )  # PostHog answers a cancel of an unknown id as done; it must not touch project 2
             deadline = time.monotonic() + 30
             status = owner.get_query_status(query_id)
             while not status.complete and not status.error and time.monotonic() < deadline:

@@ -18,8 +18,8 @@ import pytest
 import respx
 
 from endpoints_dagster import PostHogEndpointsResource
-from endpoints_dagster.client import EndpointsClient
-from endpoints_dagster.errors import (
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.errors import (
     AuthenticationError,
     EndpointNotFoundError,
     InvalidRequestError,
@@ -54,45 +54,104 @@ def pending() -> dict:
 
 
 def rows(n: int) -> dict:
-    return {"results": [[i] for i in range(n)], "columns": ["n"], "types": [["n", "UInt64"]], "hasMore": False}
+    return {
+        "results": [[i] for i in range(n)],
+        "columns": ["n"],
+        "types": [["n", "UInt64"]],
+        "hasMore": False,
+    }
 
 
 Scenario = Callable[[respx.MockRouter], None]
 SCENARIOS: dict[str, tuple[Scenario, type[PostHogEndpointsError], dict]] = {
     "401 echoing the header": (
-        lambda api: api.get(RUN).respond(401, json={"type": "authentication_error", "code": "bad_key",
-                                                     "detail": f"Invalid key Bearer {KEY}"}),
-        AuthenticationError, {}),
+        lambda api: api.get(RUN).respond(
+            401,
+            json={"type": "authentication_error", "code": "bad_key", "detail": f"Invalid key Bearer {KEY}"},
+        ),
+        AuthenticationError,
+        {},
+    ),
     "403 missing scope": (
-        lambda api: api.get(RUN).respond(403, json={"type": "authentication_error", "code": "permission_denied",
-                                                     "detail": "API key missing required scope 'endpoint:read'"}),
-        PermissionDeniedError, {}),
-    "404 endpoint": (lambda api: api.get(RUN).respond(404, json={"detail": "Not found."}), EndpointNotFoundError, {}),
+        lambda api: api.get(RUN).respond(
+            403,
+            json={
+                "type": "authentication_error",
+                "code": "permission_denied",
+                "detail": "API key missing required scope 'endpoint:read'",
+            },
+        ),
+        PermissionDeniedError,
+        {},
+    ),
+    "404 endpoint": (
+        lambda api: api.get(RUN).respond(404, json={"detail": "Not found."}),
+        EndpointNotFoundError,
+        {},
+    ),
     "400 invalid request echoing the key": (
         lambda api: api.get(RUN).respond(400, json={"attr": "version", "detail": f"bad version for {KEY}"}),
-        InvalidRequestError, {}),
+        InvalidRequestError,
+        {},
+    ),
     "400 query error": (
-        lambda api: api.get(RUN).respond(400, json={"type": "validation_error", "detail": "Code: 47. Unknown identifier x"}),
-        QueryError, {}),
+        lambda api: api.get(RUN).respond(
+            400, json={"type": "validation_error", "detail": "Code: 47. Unknown identifier x"}
+        ),
+        QueryError,
+        {},
+    ),
     "429 with the key in the detail": (
-        lambda api: api.get(RUN).respond(429, json={"detail": f"{KEY} throttled. Expected available in 1 seconds."}),
-        RateLimitedError, {}),
+        lambda api: api.get(RUN).respond(
+            429, json={"detail": f"{KEY} throttled. Expected available in 1 seconds."}
+        ),
+        RateLimitedError,
+        {},
+    ),
     "503 HTML page echoing the key": (
-        lambda api: api.get(RUN).respond(503, text=f"<html><body>upstream said: Authorization: Bearer {KEY}</body></html>"),
-        ServerError, {}),
-    "read timeout": (lambda api: api.get(RUN).mock(side_effect=httpx.ReadTimeout("timed out")), PostHogConnectionError, {}),
+        lambda api: api.get(RUN).respond(
+            503, text=f"<html><body>upstream said: Authorization: Bearer {KEY}</body></html>"
+        ),
+        ServerError,
+        {},
+    ),
+    "read timeout": (
+        lambda api: api.get(RUN).mock(side_effect=httpx.ReadTimeout("timed out")),
+        PostHogConnectionError,
+        {},
+    ),
     "connection reset": (
         lambda api: api.get(RUN).mock(side_effect=httpx.ReadError("[Errno 104] Connection reset by peer")),
-        PostHogConnectionError, {}),
+        PostHogConnectionError,
+        {},
+    ),
     "async query failed, message echoing the key": (
-        lambda api: (api.post(RUN).respond(202, json=pending()),
-                     api.get(QUERY).respond(400, json={"query_status": {
-                         "id": "q1", "complete": True, "error": True, "error_message": f"auth {KEY} rejected"}})),
-        QueryFailedError, {"refresh": "force_async"}),
+        lambda api: (
+            api.post(RUN).respond(202, json=pending()),
+            api.get(QUERY).respond(
+                400,
+                json={
+                    "query_status": {
+                        "id": "q1",
+                        "complete": True,
+                        "error": True,
+                        "error_message": f"auth {KEY} rejected",
+                    }
+                },
+            ),
+        ),
+        QueryFailedError,
+        {"refresh": "force_async"},
+    ),
     "async query never completes": (
-        lambda api: (api.post(RUN).respond(202, json=pending()), api.get(QUERY).respond(202, json=pending()),
-                     api.delete(QUERY).respond(200, json={"message": "Query task revoked"})),
-        QueryTimeoutError, {"refresh": "force_async", "timeout": 0.3}),
+        lambda api: (
+            api.post(RUN).respond(202, json=pending()),
+            api.get(QUERY).respond(202, json=pending()),
+            api.delete(QUERY).respond(200, json={"message": "Query task revoked"}),
+        ),
+        QueryTimeoutError,
+        {"refresh": "force_async", "timeout": 0.3},
+    ),
     "too many rows": (lambda api: api.get(RUN).respond(200, json=rows(5)), TooManyRowsError, {"max_rows": 3}),
 }
 

@@ -1,0 +1,227 @@
+"""Test knobs: added latency, fault injection and a per-key rate limit. All off by default.
+
+* Latency: seconds added to every query execution (per endpoint overrides), spent in
+  a cancellable wait that reports synthetic progress (see runner.py).
+* Faults: a share of ``/api/`` requests answered 503 (``query_capacity``), 429
+  (``throttled_error``) or a dropped connection, before the app sees them, so a client's
+  retries meet them exactly as they would meet a flaky gateway.
+* Clock offset: cache freshness is judged at ``now + clock_offset_seconds``, so a test
+  can age cached results past ``cache_age_seconds`` without waiting.
+* Rate limit: DRF-style sliding window per key: N requests per minute, then 429
+  "Request was throttled. Expected available in N seconds." (no ``Retry-After``).
+* List page size: the default page of paginated lists (current dialect); small values make
+  a client follow several pages. Last execution granularity: how often an endpoint's last
+  execution time may move (0 = every run; the current dialect starts at 1800 s).
+
+Knobs change at runtime through ``POST /_local/knobs``; see :meth:`KnobsHolder.update`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from endpoints_dagster.local import api_errors
+
+FAULT_KINDS = ("503", "429", "drop")
+
+
+@dataclass(frozen=True)
+class Knobs:
+    latency_seconds: float = 0.0
+    latency_by_endpoint: dict[str, float] = field(default_factory=dict)
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = FAULT_KINDS
+    fault_paths: tuple[str, ...] = ()
+    rate_limit_per_minute: int | None = None
+    last_execution_granularity_seconds: float = 0.0
+    # Added to "now" when judging cache freshness, so tests can age a cache without waiting.
+    clock_offset_seconds: float = 0.0
+    list_page_size: int = 100  # DRF's PAGE_SIZE in PostHog
+
+    def latency_for(self, endpoint: str) -> float:
+        return self.latency_by_endpoint.get(endpoint, self.latency_seconds)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fault_kinds"] = list(self.fault_kinds)
+        data["fault_paths"] = list(self.fault_paths)
+        return data
+
+
+def _number(name: str, value: Any, *, minimum: float = 0.0, maximum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ValueError(f"{name} must be {bound}")
+    return float(value)
+
+
+def _strings(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{name} must be a list of strings")
+    return tuple(value)
+
+
+def parse_knobs(base: Knobs, changes: dict[str, Any]) -> Knobs:
+    """A copy of ``base`` with ``changes`` applied; ValueError names the bad field."""
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "latency_seconds":
+            out[name] = _number(name, value)
+        elif name == "latency_by_endpoint":
+            if not isinstance(value, dict):
+                raise ValueError("latency_by_endpoint must be an object {endpoint name: seconds}")
+            out[name] = {str(k): _number(f"latency_by_endpoint.{k}", v) for k, v in value.items()}
+        elif name == "fault_rate":
+            out[name] = _number(name, value, maximum=1.0)
+        elif name == "fault_kinds":
+            kinds = _strings(name, value)
+            bad = [k for k in kinds if k not in FAULT_KINDS]
+            if bad or not kinds:
+                raise ValueError(
+                    f"fault_kinds must be a non-empty subset of {list(FAULT_KINDS)}, got {bad or kinds}"
+                )
+            out[name] = kinds
+        elif name == "fault_paths":
+            out[name] = _strings(name, value)
+        elif name == "rate_limit_per_minute":
+            out[name] = None if value is None else int(_number(name, value, minimum=1))
+        elif name in ("last_execution_granularity_seconds", "clock_offset_seconds"):
+            out[name] = _number(name, value)
+        elif name == "list_page_size":
+            out[name] = int(_number(name, value, minimum=1, maximum=1000))
+        else:
+            raise ValueError(f"unknown knob {name!r}; known: {sorted(Knobs.__dataclass_fields__)}")
+    return replace(base, **out)
+
+
+class KnobsHolder:
+    """The current knobs (immutable snapshots swapped atomically) and the startup defaults."""
+
+    def __init__(self, defaults: Knobs) -> None:
+        self.defaults = defaults
+        self._current = defaults
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Knobs:
+        return self._current
+
+    def update(self, changes: dict[str, Any]) -> Knobs:
+        with self._lock:
+            self._current = parse_knobs(self._current, changes)
+            return self._current
+
+    def reset(self) -> Knobs:
+        with self._lock:
+            self._current = self.defaults
+            return self._current
+
+
+class RateLimiter:
+    """Sliding one-minute window per key id, as DRF's ``SimpleRateThrottle``."""
+
+    WINDOW = 60.0
+
+    def __init__(self) -> None:
+        self._history: dict[int, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key_id: int, per_minute: int | None) -> None:
+        if per_minute is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            history = self._history.setdefault(key_id, deque())
+            while history and history[0] <= now - self.WINDOW:
+                history.popleft()
+            if len(history) >= per_minute:
+                raise api_errors.throttled(history[0] + self.WINDOW - now)
+            history.append(now)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._history.clear()
+
+
+class FaultMiddleware:
+    """Outermost ASGI layer: answers a share of ``/api/`` requests with a fault.
+
+    It must wrap the app directly under uvicorn: a dropped connection needs uvicorn's own
+    ``send`` (a bound method of its request cycle, which holds the socket transport).
+    """
+
+    def __init__(self, app: Any, knobs: KnobsHolder, seed: int = 0) -> None:
+        self.app = app
+        self.knobs = knobs
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def _pick(self, path: str) -> str | None:
+        knobs = self.knobs.current
+        if knobs.fault_rate <= 0 or not path.startswith("/api/"):
+            return None
+        if knobs.fault_paths and not any(p in path for p in knobs.fault_paths):
+            return None
+        with self._lock:
+            if self._rng.random() >= knobs.fault_rate:
+                return None
+            return self._rng.choice(knobs.fault_kinds)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        kind = self._pick(scope.get("path", "")) if scope["type"] == "http" else None
+        if kind is None:
+            await self.app(scope, receive, send)
+        elif kind == "drop":
+            await drop_connection(send)
+        else:
+            error = api_errors.query_capacity() if kind == "503" else api_errors.throttled(1)
+            await send_json(send, error.status, error.body())
+
+
+async def send_json(send: Any, status: int, body: dict[str, Any]) -> None:
+    import orjson
+
+    payload = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def drop_connection(send: Any) -> None:
+    """Close the client's connection without an HTTP response."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is not None and hasattr(transport, "abort"):
+        # abort() drops the socket at once and discards later writes, so uvicorn's
+        # "no response was sent" 500 never reaches the client.
+        transport.abort()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return
+    # Another server: start a response and break it midway; the server closes the socket.
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"results": [', "more_body": True})
+    raise ConnectionAbortedError("fault injection: dropped connection")
