@@ -8,7 +8,7 @@ the sensor can all build on it. Partition keys become API variables through
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
@@ -157,10 +157,6 @@ class EndpointSpec:
                 )
         if isinstance(self.key, (str, list, tuple)):
             object.__setattr__(self, "key", dg.AssetKey.from_coercible(self.key))
-
-    def with_changes(self, **changes: Any) -> EndpointSpec:
-        """A copy with some fields changed."""
-        return replace(self, **changes)
 
     def variables_for(
         self, partition_key: Optional[str], time_window: Optional[tuple[datetime, datetime]]

@@ -1,1 +1,5 @@
-"""client"""
+"""The PostHog Endpoints API client: plain Python on httpx, no Dagster.
+
+`client.EndpointsClient` has one method per route; `http` sends requests and types errors, `retry` decides
+what is retried, `runs/` waits for, pages and cancels one run, `dialects/` speaks both API dialects.
+"""

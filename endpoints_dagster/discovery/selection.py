@@ -11,7 +11,7 @@ variable the endpoint does not have, a pinned version that does not exist) becom
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Optional
 
@@ -294,9 +294,3 @@ def drop_duplicate_keys(
 
 def _is_glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")
-
-
-def as_tuple(values: Optional[Sequence[str] | str]) -> tuple[str, ...]:
-    if values is None:
-        return ()
-    return (values,) if isinstance(values, str) else tuple(values)

@@ -1,1 +1,1 @@
-"""local.dialects"""
+"""The local server's two API dialects: `documented` (complete) and `current` (PostHog today, strict)."""

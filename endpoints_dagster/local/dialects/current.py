@@ -1,6 +1,6 @@
 """The ``current`` dialect: PostHog's endpoints API as deployed today, imitated strictly.
 
-Differences from the documented dialect (``shared/api-contract.md``, last section), and the
+Differences from the documented dialect (``docs/dialects.md``), and the
 PostHog source each follows (``products/endpoints/backend/``):
 
 * Run bodies are PostHog's ``EndpointRunRequest`` (pydantic, ``extra="forbid"``): only

@@ -1,8 +1,8 @@
-"""Request parsing and response shaping per API dialect: the one place they differ.
+"""The ``documented`` dialect, and the base class of the other: request parsing and response shaping.
 
-The ``documented`` dialect (the reference page; see ``shared/api-contract.md``) is
+The ``documented`` dialect (the reference page; see ``docs/dialects.md``) is
 implemented here completely. The ``current`` dialect (PostHog as deployed today) is the
-:class:`~.dialect_current.CurrentDialect` subclass, which overrides these methods: run
+:class:`~endpoints_dagster.local.dialects.current.CurrentDialect` subclass, which overrides these methods: run
 bodies with ``variables``, three refresh modes, paginated lists, ``data_freshness_seconds``,
 soft delete and so on. Handlers never look at field names of a body or a response
 themselves; they ask the dialect (``state.dialect``) and follow its flags

@@ -129,7 +129,6 @@ COUNTRIES = [
 ]
 BROWSERS = [("Chrome", 62), ("Safari", 19), ("Firefox", 9), ("Microsoft Edge", 8), ("Opera", 2)]
 OSES = [("Windows", 38), ("Mac OS X", 34), ("Linux", 9), ("iOS", 12), ("Android", 7)]
-PLANS = {"starter": 29.0, "pro": 99.0, "enterprise": 499.0}
 FEATURES = [
     ("dashboards", 24),
     ("insights", 22),

@@ -1,1 +1,1 @@
-"""local.services"""
+"""What the routes call: endpoint lifecycle, runs, query executions, the result cache, materialization."""

@@ -1,1 +1,1 @@
-"""local.storage"""
+"""The local server's durable state in SQLite: schema and store."""
