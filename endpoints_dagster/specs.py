@@ -24,7 +24,7 @@ from endpoints_dagster.client.runs.args import DOCUMENTED_REFRESH_MODES
 #: `force_cache` is refused; on a documented server `cache`/`force` are `blocking`/`force_blocking`
 #: and `direct` is refused. `force_async` is the asset default: it always computes fresh data and,
 #: where the server offers async runs, keeps no HTTP request open while the query runs.
-REFRESH_MODES = DOCUMENTED_REFRESH_MODES + CURRENT_REFRESH_MODES
+ASSET_REFRESH_MODES = DOCUMENTED_REFRESH_MODES + CURRENT_REFRESH_MODES
 DATE_FORMAT = "%Y-%m-%d"
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -94,7 +94,7 @@ class EndpointSpec:
     Args:
         name: The endpoint's name in PostHog.
         variables: Fixed variable values, `{code_name: value}`; they override saved defaults.
-        refresh: The run's refresh mode (see `REFRESH_MODES`); `force_async` by default.
+        refresh: The run's refresh mode (see `ASSET_REFRESH_MODES`); `force_async` by default.
         version: Pin the run to this endpoint version instead of the current one.
         partitions_def: Partition the asset; combine with `partition_variables`.
         partition_variables: Which variables receive the partition key or window.
@@ -136,9 +136,9 @@ class EndpointSpec:
                 f"invalid endpoint name {self.name!r}: names start with a letter and hold only "
                 "letters, digits, '_' and '-' (at most 128 characters)"
             )
-        if self.refresh not in REFRESH_MODES:
+        if self.refresh not in ASSET_REFRESH_MODES:
             raise ValueError(
-                f"endpoint {self.name!r}: refresh={self.refresh!r} is not one of {', '.join(REFRESH_MODES)}"
+                f"endpoint {self.name!r}: refresh={self.refresh!r} is not one of {', '.join(ASSET_REFRESH_MODES)}"
             )
         if self.version is not None and (not isinstance(self.version, int) or self.version < 1):
             raise ValueError(

@@ -1,7 +1,7 @@
 """The YAML way: `PostHogEndpointsComponent` turns a PostHog project's endpoints into assets.
 
-`dg utils refresh-defs-state` saves the endpoint list (`state.py`); `plan.py` turns it into
-`EndpointSpec`s (shared with `load_endpoint_specs`); `model.py` is the YAML schema.
+`dg utils refresh-defs-state` saves the endpoint list (`discovery/state.py`); `discovery/selection.py`
+turns it into `EndpointSpec`s (shared with `load_endpoint_specs`); `model.py` is the YAML schema.
 """
 
 from endpoints_dagster.components.component import PostHogEndpointsComponent

@@ -26,7 +26,7 @@ from endpoints_dagster.discovery.selection import (
     EndpointSelection,
 )
 from endpoints_dagster.resource import DEFAULT_HOST, PostHogEndpointsResource
-from endpoints_dagster.specs import REFRESH_MODES
+from endpoints_dagster.specs import ASSET_REFRESH_MODES
 from endpoints_dagster.translator import DEFAULT_GROUP, DEFAULT_KEY_PREFIX
 
 RefreshMode = Literal[
@@ -40,7 +40,7 @@ RefreshMode = Literal[
     "force",
     "direct",
 ]
-assert set(RefreshMode.__args__) == set(REFRESH_MODES)  # type: ignore[attr-defined]
+assert set(RefreshMode.__args__) == set(ASSET_REFRESH_MODES)  # type: ignore[attr-defined]
 
 
 class ResolutionError(ResolutionException):

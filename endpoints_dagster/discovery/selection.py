@@ -18,7 +18,7 @@ from typing import Any, Optional
 import dagster as dg
 
 from endpoints_dagster.discovery.state import EndpointsState, EndpointState
-from endpoints_dagster.specs import REFRESH_MODES, EndpointSpec, PartitionVariables
+from endpoints_dagster.specs import ASSET_REFRESH_MODES, EndpointSpec, PartitionVariables
 
 PARTITION_PARTS = ("start", "end", "key")
 
@@ -234,8 +234,8 @@ def plan_specs(
     refresh: str = "force_async",
 ) -> Plan:
     """Select endpoints from `state` and build their specs, one endpoint's failure at a time."""
-    if refresh not in REFRESH_MODES:
-        raise ValueError(f"refresh={refresh!r} is not one of {', '.join(REFRESH_MODES)}")
+    if refresh not in ASSET_REFRESH_MODES:
+        raise ValueError(f"refresh={refresh!r} is not one of {', '.join(ASSET_REFRESH_MODES)}")
     overrides = dict(overrides or {})
     specs: list[EndpointSpec] = []
     states: dict[str, EndpointState] = {}

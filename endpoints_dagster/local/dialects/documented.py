@@ -26,7 +26,7 @@ NAME_RULE = (
     "and be between 1 and 128 characters long."
 )
 MIN_CACHE_AGE, MAX_CACHE_AGE = 300, 86400
-REFRESH_MODES = ("blocking", "async", "lazy_async", "force_blocking", "force_async", "force_cache")
+RUN_REFRESH_MODES = ("blocking", "async", "lazy_async", "force_blocking", "force_async", "force_cache")
 SYNC_FREQUENCIES = ("5min", "30min", "1hour", "6hour", "12hour", "24hour", "7day", "30day")
 NEXT_REFRESH_SECONDS = 60  # PostHog's default minimum refresh interval for a query runner
 MAX_CLIENT_QUERY_ID = 256
@@ -57,7 +57,7 @@ class Page:
 
 @dataclass
 class RunRequest:
-    refresh: str = "blocking"  # one of REFRESH_MODES (a dialect maps its own names onto them)
+    refresh: str = "blocking"  # one of RUN_REFRESH_MODES (a dialect maps its own names onto them)
     direct: bool = False  # read the query even where a materialized table exists (current: refresh=direct)
     debug: bool = False  # current: show debug fields (cache_key) in the result
     client_query_id: str | None = None
@@ -238,9 +238,9 @@ class Dialect:
         req = RunRequest()
         refresh = body.get("refresh")
         if refresh is not None:
-            if refresh not in REFRESH_MODES:
+            if refresh not in RUN_REFRESH_MODES:
                 raise api_errors.validation_error(
-                    f"refresh must be one of {', '.join(REFRESH_MODES)}; got {refresh!r}.", "refresh"
+                    f"refresh must be one of {', '.join(RUN_REFRESH_MODES)}; got {refresh!r}.", "refresh"
                 )
             req.refresh = refresh
         cqid = body.get("client_query_id")
