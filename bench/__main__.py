@@ -99,7 +99,10 @@ def header(info: dict, when: str) -> str:
 
 
 def section(name: str, rows: list[BenchRow], info: dict, when: str) -> str:
-    return f"<!-- bench:{name} -->\n## {title(name)} (`bench_{name}`)\n\n{header(info, when)}\n\n{table(rows)}\n<!-- /bench:{name} -->"
+    heading = f"## {title(name)} (`bench_{name}`)"
+    return (
+        f"<!-- bench:{name} -->\n{heading}\n\n{header(info, when)}\n\n{table(rows)}\n<!-- /bench:{name} -->"
+    )
 
 
 def write_results(sections: dict[str, str], info: dict, when: str) -> None:

@@ -129,9 +129,11 @@ def run() -> list[BenchRow]:
                 base_lag,
                 target,
                 met,
-                f"{share:.0%} of max(d, 1 s) (stretch 10%: {'met' if worst <= STRETCH_SHARE * max(duration, 1.0) else 'not met'}); "
-                f"worst {fmt(worst)} s; {polls} status requests (max of {REPEATS}); baseline = fixed {fmt(BASELINE_INTERVAL)} s "
-                f"polling: {base_polls} requests; geometric x1.5 without prediction: lag {fmt(geo_lag)} s, {geo_polls} requests",
+                f"{share:.0%} of max(d, 1 s) (stretch 10%: "
+                f"{'met' if worst <= STRETCH_SHARE * max(duration, 1.0) else 'not met'}); "
+                f"worst {fmt(worst)} s; {polls} status requests (max of {REPEATS}); "
+                f"baseline = fixed {fmt(BASELINE_INTERVAL)} s polling: {base_polls} requests; "
+                f"geometric x1.5 without prediction: lag {fmt(geo_lag)} s, {geo_polls} requests",
             )
         )
     return rows

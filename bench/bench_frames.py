@@ -119,8 +119,8 @@ def single_response() -> list[BenchRow]:
             t_loads * 1e3,
             "<= 2x baseline (orjson.loads of the same bytes)",
             ratio <= 2,
-            f"{ratio:.2f}x; best of 11, interleaved, GC on; {len(body) / MB:.1f} MB body; UInt64, Float64, String, Nullable(Int64), "
-            "DateTime64(6, 'UTC'), Date, Array(String), Bool",
+            f"{ratio:.2f}x; best of 11, interleaved, GC on; {len(body) / MB:.1f} MB body; "
+            "UInt64, Float64, String, Nullable(Int64), DateTime64(6, 'UTC'), Date, Array(String), Bool",
         ),
         BenchRow(
             "to_dataframe alone (rows already parsed)",

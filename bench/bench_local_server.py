@@ -137,7 +137,9 @@ def run() -> list[BenchRow]:
             statistics.median(bare) * 1000,
             "<= 10 ms over baseline (Engine.run in-process)",
             overhead <= 0.010,
-            f"run median {fmt(statistics.median(http) * 1000)} ms vs Engine.run median {fmt(statistics.median(bare) * 1000)} ms "
-            f"({RUNS} runs each, interleaved; {EVENTS:,} events, {len(rows)} rows); the server's part: HTTP, validation, worker pool, execution log and cache writes (SQLite), JSON; the HTTP client's time is included",
+            f"run median {fmt(statistics.median(http) * 1000)} ms vs Engine.run median "
+            f"{fmt(statistics.median(bare) * 1000)} ms ({RUNS} runs each, interleaved; {EVENTS:,} events, "
+            f"{len(rows)} rows); the server's part: HTTP, validation, worker pool, execution log and cache "
+            "writes (SQLite), JSON; the HTTP client's time is included",
         ),
     ]

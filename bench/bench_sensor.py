@@ -95,7 +95,8 @@ def run() -> list[BenchRow]:
             None,
             f"< {TARGET_SECONDS} s",
             t_quiet < TARGET_SECONDS,
-            f"best of 5 whole evaluations (context, resource, client, requests, cursor) with a ready instance; {common}",
+            "best of 5 whole evaluations (context, resource, client, requests, cursor) with a ready instance; "
+            f"{common}",
         ),
         BenchRow(
             "first tick (baseline of 1,000 endpoints): time",

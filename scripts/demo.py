@@ -85,7 +85,8 @@ def sensor_fires_once(server: LocalServer, env: dict[str, str]) -> None:
         fired = tick(baseline.cursor)
         for request in fired.run_requests or []:
             print(
-                f"sensor {sensor.name}: RunRequest(run_key={request.run_key!r}, job={sensor.job_name}, tags={dict(request.tags)})"
+                f"sensor {sensor.name}: RunRequest(run_key={request.run_key!r}, job={sensor.job_name}, "
+                f"tags={dict(request.tags)})"
             )
         if len(fired.run_requests or []) != 1:
             raise SystemExit(f"expected one run request from the sensor, got {fired.run_requests!r}")

@@ -169,7 +169,8 @@ def decode_error(
         else:
             text = (
                 f"The API key may not {request.action} {subject} (403){said}. The key needs access to project "
-                f"{project_id} and the scope endpoint:read (endpoint:write to change endpoints); issue one that has them."
+                f"{project_id} and the scope endpoint:read (endpoint:write to change endpoints); "
+                "issue one that has them."
             )
         error: PostHogEndpointsError = PermissionDeniedError(text, **common)
         error.scope = scope  # type: ignore[attr-defined]

@@ -270,7 +270,8 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
                 # A run request for a partitioned asset needs a partition key, which an
                 # execution in PostHog does not carry.
                 _warn(
-                    f"PostHogEndpointsComponent sensor: endpoint {spec.name!r} is partitioned; the sensor does not watch it"
+                    f"PostHogEndpointsComponent sensor: endpoint {spec.name!r} is partitioned; "
+                    "the sensor does not watch it"
                 )
                 continue
             watched.append(spec)

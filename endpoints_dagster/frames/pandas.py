@@ -41,10 +41,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ClickHouseType", "concat_frames", "pandas_dtype_for", "parse_clickhouse_type", "to_dataframe"]
-
-logger = logging.getLogger(__name__)
-
 from endpoints_dagster.frames.iso_times import _assemble, _iso, _pandas_stamps
 from endpoints_dagster.frames.types import (
     _BIG_INTS,
@@ -61,6 +57,10 @@ from endpoints_dagster.frames.types import (
     pandas_dtype_for,
     parse_clickhouse_type,
 )
+
+__all__ = ["ClickHouseType", "concat_frames", "pandas_dtype_for", "parse_clickhouse_type", "to_dataframe"]
+
+logger = logging.getLogger(__name__)
 
 # --- column converters: each takes the column's values (a tuple) and returns an array -----------
 

@@ -94,8 +94,9 @@ def _parse_arg(arg: str) -> tuple[str | None, Any]:
 def parse_clickhouse_type(t: str) -> ClickHouseType:
     """Parse a ClickHouse type name into a :class:`ClickHouseType`; never raises.
 
-    >>> parse_clickhouse_type("LowCardinality(Nullable(String))")
-    ClickHouseType(name='String', args=(), nullable=True, low_cardinality=True, tz=None, names=(), raw='LowCardinality(Nullable(String))')
+    >>> t = parse_clickhouse_type("LowCardinality(Nullable(String))")
+    >>> t.name, t.nullable, t.low_cardinality
+    ('String', True, True)
     >>> parse_clickhouse_type("DateTime64(6, 'Europe/Berlin')").tz
     'Europe/Berlin'
 

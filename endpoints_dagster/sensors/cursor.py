@@ -171,7 +171,10 @@ class TickOutcome:
         if self.executions:
             found = ", ".join(f"'{e.name}' at {e.executed_at_iso}" for e in self.executions[:5])
             more = f" and {len(self.executions) - 5} more" if len(self.executions) > 5 else ""
-            text = f"{len(self.executions)} new execution(s) among {checked:,} checked endpoint(s) ({requests}): {found}{more}."
+            text = (
+                f"{len(self.executions)} new execution(s) among {checked:,} checked endpoint(s) "
+                f"({requests}): {found}{more}."
+            )
         elif self.baselined and len(self.baselined) == checked:
             text = (
                 f"Recorded a baseline for {checked:,} endpoint(s) ({requests}; {latest_text}{never_text}). "

@@ -23,6 +23,9 @@ def test_the_local_server_and_the_client_do_not_import_dagster():
     import subprocess
     import sys
 
-    code = "import sys, endpoints_dagster.local.server.app, endpoints_dagster.client.client; print('dagster' in sys.modules)"
+    code = (
+        "import sys, endpoints_dagster.local.server.app, endpoints_dagster.client.client; "
+        "print('dagster' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

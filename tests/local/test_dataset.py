@@ -45,7 +45,8 @@ def scalar(engine: Engine, sql: str) -> Any:
 
 def fingerprint(engine: Engine, table: str) -> list[Any]:
     return engine.query_raw(
-        f"SELECT count(), groupBitXor(cityHash64(uuid, event, distinct_id, person_id, timestamp, properties)) FROM {table}"
+        "SELECT count(), groupBitXor(cityHash64(uuid, event, distinct_id, person_id, timestamp, properties)) "
+        f"FROM {table}"
     ).rows[0]
 
 
@@ -75,7 +76,8 @@ def test_a_person_signs_up_at_most_once(engine: Engine, table: str) -> None:
     assert (
         scalar(
             engine,
-            f"SELECT countIf(n > 1) FROM (SELECT person_id, count() AS n FROM {table} WHERE event = 'signup' GROUP BY person_id)",
+            "SELECT countIf(n > 1) FROM "
+            f"(SELECT person_id, count() AS n FROM {table} WHERE event = 'signup' GROUP BY person_id)",
         )
         == 0
     )
@@ -85,7 +87,8 @@ def test_purchases_follow_the_buyers_signup(engine: Engine, table: str) -> None:
     early = scalar(
         engine,
         f"""SELECT count() FROM {table} AS p
-            LEFT JOIN (SELECT person_id, min(timestamp) AS at FROM {table} WHERE event = 'signup' GROUP BY person_id) AS s
+            LEFT JOIN (SELECT person_id, min(timestamp) AS at FROM {table}
+                       WHERE event = 'signup' GROUP BY person_id) AS s
             ON p.person_id = s.person_id
             WHERE p.event IN ('purchase', 'feature_used') AND (s.person_id IS NULL OR s.at = 0 OR p.timestamp <= s.at)
             SETTINGS join_use_nulls = 1""",
@@ -108,9 +111,11 @@ def test_identity_anonymous_before_signup_user_after(engine: Engine, table: str)
     bad = scalar(
         engine,
         f"""SELECT count() FROM {table} AS e
-            LEFT JOIN (SELECT person_id, min(timestamp) AS at FROM {table} WHERE event = 'signup' GROUP BY person_id) AS s
+            LEFT JOIN (SELECT person_id, min(timestamp) AS at FROM {table}
+                       WHERE event = 'signup' GROUP BY person_id) AS s
             ON e.person_id = s.person_id
-            WHERE if(s.person_id IS NOT NULL AND e.timestamp >= s.at, NOT startsWith(e.distinct_id, 'user_'), NOT startsWith(e.distinct_id, 'anon_'))
+            WHERE if(s.person_id IS NOT NULL AND e.timestamp >= s.at,
+                     NOT startsWith(e.distinct_id, 'user_'), NOT startsWith(e.distinct_id, 'anon_'))
             SETTINGS join_use_nulls = 1""",
     )
     assert bad == 0

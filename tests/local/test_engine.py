@@ -267,7 +267,8 @@ def test_cancel_stops_a_running_query_and_frees_the_engine(engine: Engine) -> No
         engine.run(LONG_QUERY, cancel=cancel, on_progress=on_progress)
     assert seen and seen[0].rows_read > 0 and seen[0].estimated_rows_total == 100_000_000_000
     running = engine.query_raw(
-        "SELECT count() FROM system.processes WHERE query LIKE '%numbers(100000000000)%' AND query NOT LIKE '%system.processes%'"
+        "SELECT count() FROM system.processes "
+        "WHERE query LIKE '%numbers(100000000000)%' AND query NOT LIKE '%system.processes%'"
     )
     assert running.rows == [[0]]
     assert engine.run("SELECT 1 AS one").rows == [[1]]
@@ -322,7 +323,10 @@ def test_concurrent_runs_from_threads_return_their_own_results(engine: Engine) -
 
 
 def test_materialize_run_and_drop(engine: Engine) -> None:
-    query = "SELECT toDate(timestamp) AS day, count() AS n, properties.plan FROM events WHERE event = {variables.e} GROUP BY day, properties.plan ORDER BY day, n DESC"
+    query = (
+        "SELECT toDate(timestamp) AS day, count() AS n, properties.plan FROM events "
+        "WHERE event = {variables.e} GROUP BY day, properties.plan ORDER BY day, n DESC"
+    )
     direct = engine.run(query, variables={"e": "feature_used"}, limit=MAX_LIMIT)
     rows = engine.materialize("mat_p1_usage-by-day_v1", query, {"e": "feature_used"})
     assert rows == len(direct.rows) > 100

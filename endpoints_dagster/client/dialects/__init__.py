@@ -1,4 +1,4 @@
-"""The two dialects of the PostHog Endpoints API (see docs/dialects.md), and how a client finds out which one it talks to.
+"""The two dialects of the PostHog Endpoints API (docs/dialects.md), and how a client learns which one it talks to.
 
 - **documented**: the public reference page (``variables_values``, six refresh modes including the
   async ones, ``cache_age_seconds``, ``versions/{n}/``, ``_version`` in run results).

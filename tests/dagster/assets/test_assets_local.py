@@ -8,6 +8,7 @@ out by itself, as it would against real PostHog.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 import dagster as dg
@@ -178,7 +179,7 @@ def test_max_concurrency_bounds_the_overlap(posthog, server_control, endpoint_fa
         (e for e in server_control.executions() if e["endpoint"] in names), key=lambda e: e["started_at"]
     )
     assert len(runs) == 3
-    for earlier, later in zip(runs, runs[1:]):
+    for earlier, later in itertools.pairwise(runs):
         assert datetime.fromisoformat(earlier["finished_at"]) <= datetime.fromisoformat(later["started_at"])
 
 
