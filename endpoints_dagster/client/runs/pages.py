@@ -87,6 +87,11 @@ class PageCollector:
     def __len__(self) -> int:
         return self._count
 
+    @property
+    def converting(self) -> bool:
+        """Whether pages are now converted to frames as they arrive."""
+        return self._rows is None
+
     def add(self, rows: list[list[Any]], offset: int) -> None:
         """Add one page's rows (the caller drops its own references to them afterwards)."""
         if self._rows is not None and self._count + len(rows) <= self.keep_rows_up_to:
