@@ -12,7 +12,7 @@ from client_fakes import request_body as body
 from endpoints_dagster.client.errors import EndpointNotFoundError, PostHogEndpointsError, QueryCancelledError
 
 RUN = f"{BASE}daily_signups/run/"
-ROWS = [["2026-01-0%d" % i, i] for i in range(1, 8)]
+ROWS = [[f"2026-01-0{i}", i] for i in range(1, 8)]
 
 
 def test_cancel_while_a_later_page_is_open_stops_that_page_and_fetches_no_more(paged, api):

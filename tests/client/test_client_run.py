@@ -23,7 +23,7 @@ from endpoints_dagster.client.errors import (
 from endpoints_dagster.client.models import QueryStatus
 
 RUN = f"{BASE}daily_signups/run/"
-ROWS = [["2026-01-0%d" % i, i] for i in range(1, 6)]
+ROWS = [[f"2026-01-0{i}", i] for i in range(1, 6)]
 
 
 # -- GET or POST, and the body ---------------------------------------------------------------------
@@ -146,7 +146,7 @@ def test_a_200_whose_status_is_incomplete_is_async_too(client, api):
 
 
 def test_deadline_cancels_then_raises_timeout(client, api, fake_time):
-    _, status, cancel = async_routes(api, [httpx.Response(202, json=status_json("q1")) for _ in range(20)])
+    _, _status, cancel = async_routes(api, [httpx.Response(202, json=status_json("q1")) for _ in range(20)])
     with pytest.raises(QueryTimeoutError) as info:
         client.run_endpoint("daily_signups", refresh="force_async", timeout=1.0)
     assert sum(fake_time.sleeps) == pytest.approx(1.0)

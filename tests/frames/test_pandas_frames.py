@@ -438,7 +438,7 @@ def test_pandas_dtype_for_each_family():
     assert pandas_dtype_for("UInt64") == np.uint64
     assert pandas_dtype_for("Nullable(UInt16)") == pd.UInt16Dtype()
     assert pandas_dtype_for("Nullable(Float32)") == pd.Float32Dtype()
-    assert pandas_dtype_for("Int256") == object
+    assert pandas_dtype_for("Int256") == np.dtype(object)
     assert pandas_dtype_for("Nullable(Bool)") == pd.BooleanDtype()
     assert pandas_dtype_for("LowCardinality(String)") == pd.StringDtype()
     assert pandas_dtype_for("Date32") == np.dtype("datetime64[ns]")

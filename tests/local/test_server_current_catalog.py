@@ -72,7 +72,7 @@ def test_endpoints_carry_data_freshness_seconds_not_cache_age_seconds(current_cl
     assert all("data_freshness_seconds" in e and "cache_age_seconds" not in e for e in listed)
 
 
-@pytest.mark.parametrize("value", FRESHNESS + [None])
+@pytest.mark.parametrize("value", [*FRESHNESS, None])
 def test_every_allowed_freshness_is_stored(current_client, current_factory, value):
     name = current_factory("SELECT 1 AS one")
     r = current_client.patch(f"endpoints/{name}/", json={"data_freshness_seconds": value})

@@ -143,7 +143,7 @@ def test_result_names_the_version_and_hides_the_cache_key_without_debug(current_
     assert result["results"] == [["second"]] and result["name"] == name
     assert result["endpoint_version"] == 2 and datetime.fromisoformat(result["endpoint_version_created_at"])
     assert not {"_version", "_version_created_at", "cache_key"} & set(result)
-    assert list(result)[0] == "results"
+    assert next(iter(result)) == "results"
     debug = current_client.post(f"endpoints/{name}/run/", json={"debug": True, "version": 1}).json()
     assert debug["results"] == [["first"]] and debug["endpoint_version"] == 1 and debug["cache_key"]
     by_query = current_client.post(f"endpoints/{name}/run/?version=1", json={}).json()

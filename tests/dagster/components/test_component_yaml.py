@@ -397,7 +397,7 @@ def test_scaffolded_yaml_loads_and_documents_every_block(posthog_api, monkeypatc
 def test_state_read_by_the_python_equivalent_matches(posthog_api):
     from endpoints_dagster.discovery.load import load_endpoint_specs
 
-    with sandbox_with({}) as (sandbox, defs_path):
+    with sandbox_with({}) as (sandbox, _defs_path):
         specs = load_endpoint_specs(state_file(sandbox))
         assert [s.name for s in specs] == ["daily_signups", "revenue_by_country", "top_events"]
         assert EndpointsState.read(state_file(sandbox)).project_id == "1"

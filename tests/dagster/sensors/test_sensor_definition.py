@@ -39,7 +39,7 @@ def test_the_sensor_needs_something_to_do():
         build_endpoint_execution_sensor(["a"], job=report_job, asset_selection_fn=lambda e: None)
     with pytest.raises(ValueError, match="chunk_size"):
         build_endpoint_execution_sensor(["a"], job=report_job, chunk_size=0)
-    with pytest.raises(ValueError, match="'../a' is not an endpoint name"):
+    with pytest.raises(ValueError, match=r"'\.\./a' is not an endpoint name"):
         build_endpoint_execution_sensor(["../a"], job=report_job)
 
 
