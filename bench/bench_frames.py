@@ -62,6 +62,7 @@ def response(n: int, offset: int = 0, seed: int = 0) -> bytes:
             np.datetime_as_string(micros.view("M8[us]").astype("M8[D]")).tolist(),
             [EVENTS[i % 5 : i % 5 + i % 3] for i in ids.tolist()],
             (ids % 2 == 0).tolist(),
+            strict=True,
         )
     )
     return orjson.dumps(

@@ -556,8 +556,8 @@ class EndpointsClient:
         variables_override: dict[str, Any] | None = None,
         limit: int | None = None,
         offset: int | None = None,
-        max_rows: int | None = UNSET,  # type: ignore[assignment]
-        timeout: float | None = UNSET,  # type: ignore[assignment]
+        max_rows: int | None = UNSET,
+        timeout: float | None = UNSET,
         on_progress: Callable[[QueryStatus], None] | None = None,
         cancel_event: threading.Event | None = None,
     ) -> RunResult:

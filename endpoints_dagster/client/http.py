@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -30,6 +30,8 @@ from endpoints_dagster.client.errors import (
     ServerError,
 )
 from endpoints_dagster.client.retry import RetryPolicy, parse_retry_after
+
+T = TypeVar("T")
 
 __all__ = ["HttpSession", "Request", "decode_error", "loads"]
 
@@ -172,22 +174,22 @@ def decode_error(
                 f"{project_id} and the scope endpoint:read (endpoint:write to change endpoints); "
                 "issue one that has them."
             )
-        error: PostHogEndpointsError = PermissionDeniedError(text, **common)
-        error.scope = scope  # type: ignore[attr-defined]
-        return error
+        denied = PermissionDeniedError(text, **common)
+        denied.scope = scope
+        return denied
     if status == 404:
         return _not_found(request, body, detail, project_id, common)
     if status == 429:
         retry_after = parse_retry_after(headers, detail)
         wait = f" PostHog asked to wait {retry_after:g} s." if retry_after is not None else ""
-        error = RateLimitedError(
+        limited = RateLimitedError(
             f"PostHog rate-limited the request to {request.action} {subject} (429){said}.{wait} Lower the "
             "number of parallel runs or raise max_retries; PostHog allows 240 query runs per minute and "
             "2,400 per hour per key (materialized endpoints: 1,200 and 12,000).",
             **common,
         )
-        error.retry_after = retry_after  # type: ignore[attr-defined]
-        return error
+        limited.retry_after = retry_after
+        return limited
     if status >= 500:
         what = "PostHog's query engine is busy" if code == "query_capacity" else f"PostHog failed ({status})"
         error = ServerError(
@@ -195,7 +197,7 @@ def decode_error(
             "it was retried where safe; try again later or raise max_retries.",
             **common,
         )
-        error.retry_after = parse_retry_after(headers, None)  # type: ignore[attr-defined]  # 503 + Retry-After
+        error.retry_after = parse_retry_after(headers, None)  # 503 + Retry-After
         return error
     if status == 400:
         field = attr or ("version" if "version" in (detail or "").lower() else None)
@@ -256,8 +258,8 @@ def _not_found(
             "was deleted, or is inactive. Check the name (list_endpoints() shows them) and that it is active."
         )
     error = EndpointNotFoundError(text, **common)
-    error.version = version  # type: ignore[attr-defined]
-    error.current_version = current if isinstance(current, int) else None  # type: ignore[attr-defined]
+    error.version = version
+    error.current_version = current if isinstance(current, int) else None
     return error
 
 
@@ -376,16 +378,18 @@ class HttpSession:
             request_method=request.method,
             request_url=url,
         )
-        error.host = self.host  # type: ignore[attr-defined]
-        error.request_sent = sent  # type: ignore[attr-defined]
+        error.host = self.host
+        error.request_sent = sent
         return error
 
-    def _retried(self, request: Request, send: Callable[[], Any]) -> Any:
+    def _retried(self, request: Request, send: Callable[[], T]) -> T:
+        # The hook answers in the same shape as ``send`` (a response, or parsed JSON for ``json``).
+        reconcile: Callable[[PostHogEndpointsError], tuple[bool, T]] | None = request.reconcile
         return self.policy.call(
             send,
             describe=f"{request.method} {request.path} for {request.subject}",
             idempotent=request.idempotent,
-            reconcile=request.reconcile,
+            reconcile=reconcile,
             deadline=request.deadline,
             sleep=request.sleep,
         )

@@ -82,7 +82,7 @@ def _pruned(value: Any) -> Any:
 
 def same_query(a: Mapping[str, Any] | str, b: Mapping[str, Any] | str) -> bool:
     """Whether two queries are the same once both are expanded and their nulls dropped."""
-    return _pruned(expand_query(a)) == _pruned(expand_query(b))
+    return bool(_pruned(expand_query(a)) == _pruned(expand_query(b)))
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -103,10 +103,13 @@ def _float_or_none(value: Any) -> float | None:
         return None
 
 
+def _dict_or_empty(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _hogql_of(query: dict[str, Any]) -> str | None:
-    if query.get("kind") == "HogQLQuery" and isinstance(query.get("query"), str):
-        return query["query"]
-    return None
+    text = query.get("query")
+    return text if query.get("kind") == "HogQLQuery" and isinstance(text, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +170,7 @@ class Endpoint:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Endpoint:
-        query = data.get("query") if isinstance(data.get("query"), dict) else {}
+        query = _dict_or_empty(data.get("query"))
         materialization = data.get("materialization")
         return cls(
             name=str(data.get("name") or ""),
@@ -209,7 +212,7 @@ class EndpointVersion:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> EndpointVersion:
-        query = data.get("query") if isinstance(data.get("query"), dict) else {}
+        query = _dict_or_empty(data.get("query"))
         return cls(
             version=_int_or_none(data.get("version")) or 0,
             id=str(data["id"]) if data.get("id") is not None else None,
@@ -378,7 +381,7 @@ class RunResult:
         if not columns and types:
             columns = [name for name, _ in types]
         rows = data.get("results")
-        status = data.get("query_status") if isinstance(data.get("query_status"), dict) else {}
+        status = _dict_or_empty(data.get("query_status"))
         version = data.get("_version", data.get("endpoint_version"))
         version_created = data.get("_version_created_at", data.get("endpoint_version_created_at"))
         fields: dict[str, Any] = {

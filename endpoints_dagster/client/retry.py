@@ -85,6 +85,14 @@ class _Retry(Exception):
         self.error = error
 
 
+def _retried_error(state: tenacity.RetryCallState) -> PostHogEndpointsError:
+    """The error a failed attempt carried through tenacity (only ``_Retry`` reaches wait and sleep)."""
+    wrapper = state.outcome.exception() if state.outcome is not None else None
+    if not isinstance(wrapper, _Retry):  # pragma: no cover - tenacity retries only _Retry
+        raise TypeError(f"expected a retried error, got {wrapper!r}")
+    return wrapper.error
+
+
 def _reason(error: PostHogEndpointsError) -> str:
     if error.status_code is not None:
         return f"{error.status_code}" + (f" {error.code}" if error.code else "")
@@ -122,9 +130,9 @@ class RetryPolicy:
         )
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception().error  # type: ignore[union-attr]
+        error = _retried_error(state)
         backoff = self._backoff(state)
-        hint = getattr(error, "retry_after", None)
+        hint: float | None = getattr(error, "retry_after", None)
         if hint:
             # Honour the server's hint, plus a little jitter so parallel workers do not return in step.
             return max(backoff, hint + random.uniform(0.0, min(1.0, hint * 0.1)))
@@ -177,7 +185,7 @@ class RetryPolicy:
             return deadline is not None and self.clock() + state.upcoming_sleep >= deadline
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
-            error = state.outcome.exception().error  # type: ignore[union-attr]
+            error = _retried_error(state)
             self.logger.warning(
                 "retrying %s in %.1fs after %s (retry %d/%d)",
                 describe,

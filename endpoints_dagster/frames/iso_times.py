@@ -88,8 +88,10 @@ def _iso(a: np.ndarray, date_only: bool) -> tuple[np.ndarray, np.ndarray, bool] 
 
 def _assemble(days: np.ndarray, nod: np.ndarray) -> np.ndarray:
     if len(days) == 0 or (days.min() >= _NS_DAYS[0] and days.max() <= _NS_DAYS[1]):
-        return (days * _NS_DAY + nod).view("M8[ns]")
-    return (days * 86_400_000_000 + nod // 1000).view("M8[us]")  # past 2262: keep microseconds
+        nanoseconds: np.ndarray = (days * _NS_DAY + nod).view("M8[ns]")
+        return nanoseconds
+    microseconds: np.ndarray = (days * 86_400_000_000 + nod // 1000).view("M8[us]")  # past 2262
+    return microseconds
 
 
 def _pandas_stamps(values: Sequence[Any]) -> tuple[np.ndarray, bool]:

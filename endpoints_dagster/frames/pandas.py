@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -269,7 +269,7 @@ def _column_types(
         "The result has %d columns but %d types; matching types by name.", len(columns), len(pairs)
     )
     by_name: dict[str, ClickHouseType | None] = {}
-    for (n, _), ct in zip(pairs, parsed):
+    for (n, _), ct in zip(pairs, parsed, strict=True):
         by_name.setdefault(str(n), ct)
     return [by_name.get(c) for c in columns]
 
@@ -277,7 +277,7 @@ def _column_types(
 def to_dataframe(
     columns: Sequence[str],
     types: Sequence[Sequence[str]] | None,
-    rows: Sequence[Sequence[Any]] | None,
+    rows: Sequence[Sequence[Any] | Mapping[str, Any]] | None,
     *,
     timezone: str = "UTC",
 ) -> pd.DataFrame:
@@ -296,7 +296,7 @@ def to_dataframe(
     columns = [str(c) for c in (columns or [])]
     rows = rows if rows is not None else []
     if rows and isinstance(rows[0], dict):  # tolerate ClickHouse's JSONEachRow-style objects
-        rows = [[r.get(c) for c in columns] for r in rows]
+        rows = [[r.get(c) for c in columns] if isinstance(r, Mapping) else r for r in rows]
     try:
         lengths = set(map(len, rows))
     except TypeError:
@@ -310,11 +310,11 @@ def to_dataframe(
             f"Row {index} of the run result has {len(rows[index])} values but there are {len(columns)} "
             f"columns ({', '.join(columns[:10])}{', ...' if len(columns) > 10 else ''}); the response is malformed."
         )
-    data = list(zip(*rows)) if rows else [()] * len(columns)
+    data = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     names = _unique_names(columns)
     arrays = {
         name: _column(col, ct, name, timezone)
-        for name, col, ct in zip(names, data, _column_types(columns, types))
+        for name, col, ct in zip(names, data, _column_types(columns, types), strict=True)
     }
     return pd.DataFrame(arrays, index=pd.RangeIndex(len(rows)), copy=False)
 

@@ -59,7 +59,7 @@ def test_a_bad_name_reaches_no_route_of_the_server(case, local_server, server_co
     name = BAD_NAMES[case]
     server_control.reset_stats()
     with EndpointsClient(local_server.url, local_server.project_id, local_server.api_key) as client:
-        for _method, call in CALLS.items():
+        for call in CALLS.values():
             with pytest.raises(InvalidEndpointNameError, match=r"\^\[a-zA-Z\]"):
                 call(client, name)
     assert api_requests(server_control) == {}

@@ -192,7 +192,9 @@ class DialectState:
         self.observe(to, f"it refused a {refused} request: {error.detail or error.status_code}")
         return DIALECTS[to]
 
-    def run_request(self, dialect: Dialect, endpoint: str, args: RunArgs, *, refresh: str, **kwargs: Any):
+    def run_request(
+        self, dialect: Dialect, endpoint: str, args: RunArgs, *, refresh: str, **kwargs: Any
+    ) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
         """Build a run in ``dialect``; an async mode on the current dialect is run synchronously and
         said once per client (PostHog today has no async runs)."""
         request = dialect.run_request(endpoint, args, refresh=refresh, **kwargs)

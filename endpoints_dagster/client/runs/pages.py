@@ -161,4 +161,4 @@ def rows_of_frame(frame: pd.DataFrame | None) -> list[list[Any]]:
         if missing.any():
             values = values.where(~missing, None)
         columns.append(values.tolist())
-    return [list(row) for row in zip(*columns)]
+    return [list(row) for row in zip(*columns, strict=True)]

@@ -188,7 +188,9 @@ class Runner:
 
     # -- one request to completion ---------------------------------------------------------------
 
-    def _execute(self, method: str, params: dict[str, Any], body: dict[str, Any] | None, version: int | None):
+    def _execute(
+        self, method: str, params: dict[str, Any], body: dict[str, Any] | None, version: int | None
+    ) -> tuple[dict[str, Any], str | None]:
         """Send one run request and, if PostHog answers async, wait for it. -> (RunResult dict, query id)."""
         client = self.client
         query_id = body.get("client_query_id") if body else None

@@ -91,7 +91,7 @@ class PollSchedule:
             self._overdue = 0
             return geometric
         if remaining <= 0:  # all rows read, yet not complete: soon, but not certainly
-            wait = OVERDUE_FIRST * 2**self._overdue
+            wait = OVERDUE_FIRST * 2.0**self._overdue
             self._overdue += 1
             return min(wait, geometric, self.poll_max_interval)
         self._overdue = 0

@@ -510,7 +510,7 @@ class Store:
             {"project_id": project_id, "client_query_id": client_query_id},
             order_by="id",
         )
-        return [dict(zip(_EXECUTION_COLS, r)) for r in rows]
+        return [dict(zip(_EXECUTION_COLS, r, strict=True)) for r in rows]
 
     def interrupt_unfinished(self, ts: float) -> int:
         """At startup: executions a previous process left running can never finish."""

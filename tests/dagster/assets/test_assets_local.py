@@ -8,8 +8,8 @@ out by itself, as it would against real PostHog.
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
+from itertools import pairwise
 
 import dagster as dg
 import httpx
@@ -179,7 +179,7 @@ def test_max_concurrency_bounds_the_overlap(posthog, server_control, endpoint_fa
         (e for e in server_control.executions() if e["endpoint"] in names), key=lambda e: e["started_at"]
     )
     assert len(runs) == 3
-    for earlier, later in itertools.pairwise(runs):
+    for earlier, later in pairwise(runs):
         assert datetime.fromisoformat(earlier["finished_at"]) <= datetime.fromisoformat(later["started_at"])
 
 
