@@ -323,7 +323,8 @@ class Dialect:
                     prop.get("operator", "exact"), str
                 ):
                     raise api_errors.validation_error(
-                        f"filters_override.properties[{prop['key']!r}]: value must be a scalar or list, operator a string.",
+                        f"filters_override.properties[{prop['key']!r}]: "
+                        "value must be a scalar or list, operator a string.",
                         "filters_override",
                     )
         return {

@@ -248,7 +248,8 @@ class Engine:
         select = f"SELECT row_number() OVER () AS {_ROW}, * FROM (\n{query.sql}\n)"
         self._guard(select)
         self._execute(
-            f"CREATE OR REPLACE TABLE {name} ENGINE = MergeTree ORDER BY {_ROW} AS {select} SETTINGS session_timezone = 'UTC'",
+            f"CREATE OR REPLACE TABLE {name} ENGINE = MergeTree ORDER BY {_ROW} AS {select} "
+            "SETTINGS session_timezone = 'UTC'",
             query.params,
         )
         return int(self._raw(f"SELECT count() FROM {name}")["data"][0][0])
@@ -256,7 +257,10 @@ class Engine:
     def run_materialized(self, table: str, *, limit: int | None, offset: int = 0) -> QueryOutput:
         """One page of a materialized table, in the order its query returned the rows."""
         page, offset = _page(limit, offset, False)
-        sql = f"SELECT * EXCEPT ({_ROW}) FROM {_table_name(table)} ORDER BY {_ROW} LIMIT {page + 1} OFFSET {offset} SETTINGS {_QUERY_SETTINGS}"
+        sql = (
+            f"SELECT * EXCEPT ({_ROW}) FROM {_table_name(table)} ORDER BY {_ROW} "
+            f"LIMIT {page + 1} OFFSET {offset} SETTINGS {_QUERY_SETTINGS}"
+        )
         return _output(self._execute(sql, {}), page, offset)
 
     def drop_table(self, table: str) -> None:

@@ -225,12 +225,15 @@ def activity_sql(table: str) -> str:
                {_person_columns("p")},
                -- when: inside the person's active span; 15% of a signer's events before the signup
                (signs_up AND {e(9)} < 0.15) AS before_signup,
-               toUInt64(if(before_signup, signup_s + (first_s - signup_s) * {e(2)}, last_s + (first_s - last_s) * {e(2)}) * 1000000)
+               toUInt64(if(before_signup,
+                           signup_s + (first_s - signup_s) * {e(2)},
+                           last_s + (first_s - last_s) * {e(2)}) * 1000000)
                    + cityHash64({{seed:UInt64}}, 1, i, 3) % 1000000 + 1 AS ago_us,
                (signs_up AND ago_us < signup_us) AS after_signup,
                {e(4)} AS r,
                if(after_signup,
-                  multiIf(r < 0.50, '$pageview', r < 0.62, '$pageleave', r < 0.95, 'feature_used', purchaser, 'purchase', '$pageview'),
+                  multiIf(r < 0.50, '$pageview', r < 0.62, '$pageleave', r < 0.95, 'feature_used',
+                          purchaser, 'purchase', '$pageview'),
                   if(r < 0.8, '$pageview', '$pageleave')) AS event,
                multiIf(event = 'purchase', 'https://app.example.com/app/billing/checkout',
                        after_signup, concat('https://app.example.com', {_pick(e(5), APP_PAGES)}),

@@ -261,7 +261,8 @@ def _property_condition(prop: Any, params: Params) -> str:
         )
         return f"ifNull(NOT {test}, 1)" if op.startswith("not_") else f"ifNull({test}, 0)"
     raise HogQLError(
-        f"{where}: unknown operator {op!r}; use exact, is_not, icontains, not_icontains, regex, not_regex, gt, gte, lt, lte, is_set or is_not_set",
+        f"{where}: unknown operator {op!r}; use exact, is_not, icontains, not_icontains, regex, not_regex, "
+        "gt, gte, lt, lte, is_set or is_not_set",
         "filters_override",
     )
 

@@ -405,8 +405,8 @@ class Store:
         """Update a build's outcome; False when the row is gone (turned off or deleted meanwhile)."""
         return (
             self._exec(
-                "UPDATE materializations SET status = ?, error = ?, last_materialized_at = COALESCE(?, last_materialized_at) "
-                "WHERE endpoint_id = ? AND version = ?",
+                "UPDATE materializations SET status = ?, error = ?, "
+                "last_materialized_at = COALESCE(?, last_materialized_at) WHERE endpoint_id = ? AND version = ?",
                 (status, error, last_materialized_at, endpoint_id, version),
             )
             > 0
@@ -475,7 +475,8 @@ class Store:
         with self._lock:
             cur = self._db.execute(
                 "INSERT INTO executions (project_id, endpoint_id, endpoint, client_query_id, version, materialized, "
-                "query_async, api_key_id, via_api_key, submitted_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')",
+                "query_async, api_key_id, via_api_key, submitted_at, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')",
                 (
                     project_id,
                     endpoint_id,
