@@ -17,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from endpoints_dagster import Endpoint, EndpointsClient, PostHogEndpointsError
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.errors import PostHogEndpointsError
+from endpoints_dagster.client.models import Endpoint
 
 from .lock import Deployed, Lock
 from .plan import EndpointChange, Plan, desired_query
@@ -46,8 +48,12 @@ def apply_change(change: EndpointChange, client: EndpointsClient) -> Endpoint | 
     file = change.file
     if change.action == "create" and file is not None:
         return client.create_endpoint(
-            file.name, desired_query(file), description=file.description or None, is_active=file.is_active,
-            cache_age_seconds=file.cache_age_seconds, is_materialized=file.is_materialized or None,
+            file.name,
+            desired_query(file),
+            description=file.description or None,
+            is_active=file.is_active,
+            cache_age_seconds=file.cache_age_seconds,
+            is_materialized=file.is_materialized or None,
         )
     if change.action == "update" and file is not None:
         fields: dict[str, Any] = {key: new for key, (_, new) in change.setting_changes.items()}
@@ -60,15 +66,20 @@ def apply_change(change: EndpointChange, client: EndpointsClient) -> Endpoint | 
     return change.remote
 
 
-def apply_plan(plan: Plan, client: EndpointsClient, lock: Lock, *, overwrite_drift: bool = False) -> ApplyResult:
+def apply_plan(
+    plan: Plan, client: EndpointsClient, lock: Lock, *, overwrite_drift: bool = False
+) -> ApplyResult:
     """Carry out ``plan`` in order (creates, updates, deletes) and save ``lock`` as it goes.
 
     Raises :class:`DriftError` before sending anything if an endpoint to change was changed in
     PostHog since the folder deployed it, unless ``overwrite_drift``.
     """
     if plan.drifted and not overwrite_drift:
-        names = ", ".join(f"{c.name} (PostHog at version {c.remote.current_version if c.remote else '?'}, "
-                          f"folder deployed {c.deployed.version if c.deployed else '?'})" for c in plan.drifted)
+        names = ", ".join(
+            f"{c.name} (PostHog at version {c.remote.current_version if c.remote else '?'}, "
+            f"folder deployed {c.deployed.version if c.deployed else '?'})"
+            for c in plan.drifted
+        )
         raise DriftError(
             f"Nothing applied: changed in PostHog since this folder deployed them: {names}. Bring the change "
             "into the file (export to see it), or apply with --overwrite-drift to replace it with the file."

@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from endpoints_dagster import EndpointsClient, PostHogEndpointsError, RunResult
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.errors import PostHogEndpointsError
+from endpoints_dagster.client.models import RunResult
 
 from .files import EndpointFile, load_endpoint_files
 from .plan import desired_query
@@ -32,8 +34,10 @@ class EndpointCheckError(AssertionError):
     def __init__(self, results: Sequence[CheckResult]) -> None:
         self.results = list(results)
         failed = [r for r in self.results if not r.ok]
-        super().__init__(f"{len(failed)} of {len(self.results)} endpoint file(s) failed their check:\n"
-                         + "\n".join(f"  {r}" for r in failed))
+        super().__init__(
+            f"{len(failed)} of {len(self.results)} endpoint file(s) failed their check:\n"
+            + "\n".join(f"  {r}" for r in failed)
+        )
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ def _expectation_problem(file: EndpointFile, result: RunResult) -> str | None:
     wanted = expect.columns or ()
     missing = [name for name in wanted if name not in types]
     if missing:
-        return f"expected column(s) {', '.join(missing)}; the query returns {', '.join(result.columns) or 'none'}"
+        returned = ", ".join(result.columns) or "none"
+        return f"expected column(s) {', '.join(missing)}; the query returns {returned}"
     if isinstance(wanted, dict):
         wrong = [f"{n} is {types[n]}, expected {t}" for n, t in wanted.items() if types[n] != t]
         if wrong:
@@ -85,7 +90,9 @@ def check_file(file: EndpointFile, client: EndpointsClient) -> CheckResult:
     try:
         result = client.run_endpoint(scratch, refresh="force_blocking")
     except PostHogEndpointsError as exc:
-        return CheckResult(file, f"the query failed with its default variables: {exc}".replace(scratch, file.name))
+        return CheckResult(
+            file, f"the query failed with its default variables: {exc}".replace(scratch, file.name)
+        )
     finally:
         try:
             client.delete_endpoint(scratch)

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from endpoints_dagster import EndpointsClient, PostHogEndpointsError
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.errors import PostHogEndpointsError
 
 from .apply import apply_plan
 from .check import check_endpoint_files
@@ -49,22 +50,39 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("folder", type=Path, help="the folder of NAME.sql endpoint files")
     common.add_argument("--host", help=f"PostHog URL (default $POSTHOG_HOST, else {DEFAULT_HOST})")
     common.add_argument("--project-id", help="project id (default $POSTHOG_PROJECT_ID)")
-    common.add_argument("--api-key-env", default="POSTHOG_PERSONAL_API_KEY", metavar="NAME",
-                        help="environment variable holding the personal API key (default POSTHOG_PERSONAL_API_KEY)")
+    common.add_argument(
+        "--api-key-env",
+        default="POSTHOG_PERSONAL_API_KEY",
+        metavar="NAME",
+        help="environment variable holding the personal API key (default POSTHOG_PERSONAL_API_KEY)",
+    )
     common.add_argument("--api-dialect", default="auto", choices=["auto", "documented", "current"])
     common.add_argument("--lock", type=Path, help="lock file (default FOLDER/endpoints.lock.json)")
     plan = sub.add_parser("plan", parents=[common], help="show what apply would change; change nothing")
     apply = sub.add_parser("apply", parents=[common], help="make PostHog match the folder")
     for command in (plan, apply):
-        command.add_argument("--prune", action="store_true",
-                             help="delete endpoints this folder deployed whose file was removed")
-        command.add_argument("--check-queries", action="store_true",
-                             help="first run every query with its default variables (scratch endpoints)")
-    plan.add_argument("--verbose", "-v", action="store_true", help="also list unchanged and unmanaged endpoints")
-    apply.add_argument("--overwrite-drift", action="store_true",
-                       help="replace versions made in PostHog since the last apply with the files")
+        command.add_argument(
+            "--prune",
+            action="store_true",
+            help="delete endpoints this folder deployed whose file was removed",
+        )
+        command.add_argument(
+            "--check-queries",
+            action="store_true",
+            help="first run every query with its default variables (scratch endpoints)",
+        )
+    plan.add_argument(
+        "--verbose", "-v", action="store_true", help="also list unchanged and unmanaged endpoints"
+    )
+    apply.add_argument(
+        "--overwrite-drift",
+        action="store_true",
+        help="replace versions made in PostHog since the last apply with the files",
+    )
     export = sub.add_parser("export", parents=[common], help="write the project's endpoints into the folder")
-    export.add_argument("--match", action="append", metavar="GLOB", help="only endpoints whose name matches (repeatable)")
+    export.add_argument(
+        "--match", action="append", metavar="GLOB", help="only endpoints whose name matches (repeatable)"
+    )
     return parser
 
 
@@ -75,8 +93,10 @@ def _client(args: argparse.Namespace) -> EndpointsClient:
         raise _Usage("no project: set POSTHOG_PROJECT_ID or pass --project-id.")
     key = os.environ.get(args.api_key_env)
     if not key:
-        raise _Usage(f"no API key: set {args.api_key_env} to a personal API key with endpoint:read "
-                     "(and endpoint:write for apply and --check-queries).")
+        raise _Usage(
+            f"no API key: set {args.api_key_env} to a personal API key with endpoint:read "
+            "(and endpoint:write for apply and --check-queries)."
+        )
     return EndpointsClient(host, project_id, key, api_dialect=args.api_dialect)
 
 
@@ -111,7 +131,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         result = apply_plan(plan, client, lock, overwrite_drift=args.overwrite_drift)
     for line in result.done:
         print(line, file=out)
-    print(f"Applied: {len(result.done)} change(s); lock {lock.path}." if result.done else "Nothing to apply.", file=out)
+    print(
+        f"Applied: {len(result.done)} change(s); lock {lock.path}." if result.done else "Nothing to apply.",
+        file=out,
+    )
     return EXIT_OK
 
 

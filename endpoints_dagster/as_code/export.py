@@ -21,13 +21,15 @@ from typing import Any
 
 import yaml
 
-from endpoints_dagster import Endpoint, EndpointsClient
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.models import Endpoint
 
-from .files import DEFAULT_SETTINGS, NAME_PATTERN, infer_type, parse_endpoint_text
+from .files import DEFAULT_SETTINGS, infer_type, parse_endpoint_text
 from .lock import Deployed, Lock, project_key
 from .plan import remote_settings
 
 __all__ = ["ExportResult", "export_endpoints", "render_endpoint_file"]
+
 
 @dataclass
 class ExportResult:
@@ -50,9 +52,16 @@ def render_endpoint_file(endpoint: Endpoint) -> str:
     if settings["description"]:
         header["description"] = settings["description"]
     if endpoint.variables:
-        header["variables"] = {v.code_name: {"type": infer_type(v.value), "default": v.value} for v in endpoint.variables}
-    header.update({key: value for key, value in settings.items()
-                   if key != "description" and value != DEFAULT_SETTINGS[key]})
+        header["variables"] = {
+            v.code_name: {"type": infer_type(v.value), "default": v.value} for v in endpoint.variables
+        }
+    header.update(
+        {
+            key: value
+            for key, value in settings.items()
+            if key != "description" and value != DEFAULT_SETTINGS[key]
+        }
+    )
     if not header and (endpoint.hogql or "").lstrip().startswith("--"):
         header["is_active"] = True  # a header of its own, so the query's leading comment stays in the query
     lines = []
@@ -66,16 +75,25 @@ def render_endpoint_file(endpoint: Endpoint) -> str:
 def _yaml_lines(key: str, value: Any) -> list[str]:
     """One header key as YAML lines; each variable on one line (``since: {type: Date, default: ...}``)."""
     if key == "variables":
-        return ["variables:", *(
-            f"  {code}: " + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, default_flow_style=True,
-                                           width=10_000).strip()
-            for code, spec in value.items()
-        )]
+        return [
+            "variables:",
+            *(
+                f"  {code}: "
+                + yaml.safe_dump(
+                    spec, sort_keys=False, allow_unicode=True, default_flow_style=True, width=10_000
+                ).strip()
+                for code, spec in value.items()
+            ),
+        ]
     return yaml.safe_dump({key: value}, allow_unicode=True, default_flow_style=False, width=100).splitlines()
 
 
 def export_endpoints(
-    client: EndpointsClient, folder: str | Path, *, match: Sequence[str] = ("*",), lock_path: str | Path | None = None
+    client: EndpointsClient,
+    folder: str | Path,
+    *,
+    match: Sequence[str] = ("*",),
+    lock_path: str | Path | None = None,
 ) -> ExportResult:
     """Write every endpoint whose name matches a glob of ``match`` into ``folder``, and record it in the lock.
 
@@ -91,16 +109,17 @@ def export_endpoints(
         if not any(fnmatch.fnmatchcase(endpoint.name, pattern) for pattern in match):
             continue
         if endpoint.hogql is None:
-            result.skipped.append(f"{endpoint.name}: a {endpoint.query.get('kind')} query, not HogQL: no file to write")
-            continue
-        if not NAME_PATTERN.match(endpoint.name):
-            result.skipped.append(f"{endpoint.name}: not a valid file/endpoint name")
+            result.skipped.append(
+                f"{endpoint.name}: a {endpoint.query.get('kind')} query, not HogQL: no file to write"
+            )
             continue
         path = root / f"{endpoint.name}.sql"
         text = render_endpoint_file(endpoint)
         parse_endpoint_text(path, text)  # what export writes, plan must read
         path.write_text(text, encoding="utf-8")
-        lock.record(project, endpoint.name, Deployed(endpoint.current_version or 1, _code_version(path, text)))
+        lock.record(
+            project, endpoint.name, Deployed(endpoint.current_version or 1, _code_version(path, text))
+        )
         result.written.append(endpoint.name)
     lock.save()
     return result

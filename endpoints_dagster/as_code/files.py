@@ -37,6 +37,8 @@ from typing import Any
 
 import yaml
 
+from endpoints_dagster.client.names import ENDPOINT_NAME_PATTERN
+
 __all__ = [
     "DEFAULT_SETTINGS",
     "EXPECTATION_KEYS",
@@ -54,8 +56,6 @@ __all__ = [
     "parse_endpoint_text",
 ]
 
-#: PostHog's rule for endpoint names (checked here so a bad file name is refused before any request).
-NAME_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]{0,127}$")
 #: ``{variables.code_name}`` placeholders of a HogQL query.
 PLACEHOLDER = re.compile(r"\{\s*variables\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 CODE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -65,8 +65,12 @@ VARIABLE_TYPES = ("String", "Number", "Boolean", "Date", "List")
 SETTING_KEYS = ("description", "cache_age_seconds", "is_materialized", "is_active")
 EXPECTATION_KEYS = ("columns", "min_rows")
 #: What PostHog holds for a setting nobody set; a setting left out of a file means this.
-DEFAULT_SETTINGS: dict[str, Any] = {"description": "", "cache_age_seconds": None, "is_materialized": False,
-                                    "is_active": True}
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "description": "",
+    "cache_age_seconds": None,
+    "is_materialized": False,
+    "is_active": True,
+}
 _HEADER_KEYS = (*SETTING_KEYS, "variables", "tags", "expect")
 LOCK_FILE_NAME = "endpoints.lock.json"
 
@@ -93,7 +97,7 @@ class EndpointFilesError(ValueError):
 
 @dataclass(frozen=True)
 class Variable:
-    """A declared variable: PostHog's type (``String``, ``Number``, ``Boolean``, ``Date``, ``List``) and default."""
+    """A declared variable: its PostHog type (String, Number, Boolean, Date or List) and default."""
 
     code_name: str
     type: str
@@ -104,7 +108,8 @@ class Variable:
 class Expectations:
     """What a query must return with its default variables (checked by ``check_endpoint_files``).
 
-    ``columns``: names that must be present, or ``{name: ClickHouse type}``; ``min_rows``: at least that many rows.
+    ``columns``: names that must be present, or ``{name: ClickHouse type}``;
+    ``min_rows``: at least that many rows.
     """
 
     columns: tuple[str, ...] | Mapping[str, str] | None = None
@@ -134,8 +139,15 @@ class EndpointFile:
 
     @property
     def settings(self) -> dict[str, Any]:
-        """The PostHog settings this file sets (changing them makes no new version)."""
-        return {key: getattr(self, key) for key in SETTING_KEYS}
+        """The PostHog settings this file sets (changing them makes no new version).
+
+        A file without ``cache_age_seconds`` leaves the cache setting alone: PostHog's default
+        differs between servers (none, or 24 hours as ``data_freshness_seconds`` today).
+        """
+        values = {key: getattr(self, key) for key in SETTING_KEYS}
+        if values["cache_age_seconds"] is None:
+            del values["cache_age_seconds"]
+        return values
 
     @property
     def code_version(self) -> str:
@@ -162,7 +174,9 @@ def load_endpoint_files(folder: str | Path) -> list[EndpointFile]:
     """
     root = Path(folder)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder of endpoint files (expected one NAME.sql per endpoint).")
+        raise FileNotFoundError(
+            f"{root}: no such folder of endpoint files (expected one NAME.sql per endpoint)."
+        )
     loaded: list[EndpointFile] = []
     errors: list[EndpointFileError] = []
     for path in sorted(root.glob("*.sql")):
@@ -173,8 +187,14 @@ def load_endpoint_files(folder: str | Path) -> list[EndpointFile]:
     stems = {path.stem for path in root.glob("*.sql")}
     for sidecar in sorted([*root.glob("*.yaml"), *root.glob("*.yml")]):
         if sidecar.stem not in stems:
-            errors.append(EndpointFileError(sidecar, None, f"settings for {sidecar.stem!r} but no {sidecar.stem}.sql "
-                                            "beside them: add the query file or remove the settings file."))
+            errors.append(
+                EndpointFileError(
+                    sidecar,
+                    None,
+                    f"settings for {sidecar.stem!r} but no {sidecar.stem}.sql "
+                    "beside them: add the query file or remove the settings file.",
+                )
+            )
     if errors:
         raise EndpointFilesError(errors)
     return loaded
@@ -188,12 +208,16 @@ def parse_endpoint_file(path: str | Path) -> EndpointFile:
     if len(sidecars) > 1:
         raise EndpointFileError(path, None, "both a .yaml and a .yml settings file: keep one.")
     sidecar = sidecars[0] if sidecars else None
-    return parse_endpoint_text(path, text, sidecar_text=sidecar.read_text(encoding="utf-8") if sidecar else None,
-                               sidecar_path=sidecar)
+    return parse_endpoint_text(
+        path,
+        text,
+        sidecar_text=sidecar.read_text(encoding="utf-8") if sidecar else None,
+        sidecar_path=sidecar,
+    )
 
 
 def _split_header(text: str) -> tuple[str, int, str, int]:
-    """``(header YAML, its first line, query, the query's first line)``: the leading ``--`` lines are the header."""
+    """``(header YAML, its first line, query, query first line)``: the header is the leading ``--`` lines."""
     lines = text.splitlines()
     header: list[str] = []
     index = 0
@@ -213,13 +237,21 @@ def _load_yaml(path: Path, text: str, first_line: int) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         line = first_line + mark.line if mark is not None else first_line
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise EndpointFileError(path, line, f"the settings do not parse as YAML ({problem}). Write `key: value` "
-                                "lines, e.g. `-- cache_age_seconds: 3600`.") from None
+        raise EndpointFileError(
+            path,
+            line,
+            f"the settings do not parse as YAML ({problem}). Write `key: value` "
+            "lines, e.g. `-- cache_age_seconds: 3600`.",
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise EndpointFileError(path, first_line, "the settings must be `key: value` lines (a YAML mapping), e.g. "
-                                "`-- description: ...`; a comment that is not settings goes after a blank line.")
+        raise EndpointFileError(
+            path,
+            first_line,
+            "the settings must be `key: value` lines (a YAML mapping), e.g. "
+            "`-- description: ...`; a comment that is not settings goes after a blank line.",
+        )
     return data
 
 
@@ -237,14 +269,20 @@ def parse_endpoint_text(
     """Parse an endpoint file's text; ``path`` gives the name (its stem) and the place in errors."""
     path = Path(path)
     name = path.stem
-    if not NAME_PATTERN.match(name):
-        raise EndpointFileError(path, None, f"{name!r} is not a name PostHog accepts for an endpoint: start with a "
-                                "letter, then up to 127 letters, digits, '_' or '-'. Rename the file.")
+    if not ENDPOINT_NAME_PATTERN.fullmatch(name):
+        raise EndpointFileError(
+            path,
+            None,
+            f"{name!r} is not a name PostHog accepts for an endpoint: start with a "
+            "letter, then up to 127 letters, digits, '_' or '-'. Rename the file.",
+        )
     header, header_line, query, query_line = _split_header(text)
     settings_path, settings_text = path, header
     if sidecar_text is not None:
         if header.strip():
-            raise EndpointFileError(path, 1, f"settings both in the header and in {sidecar_path}: keep one place.")
+            raise EndpointFileError(
+                path, 1, f"settings both in the header and in {sidecar_path}: keep one place."
+            )
         settings_path, settings_text = Path(sidecar_path or path.with_suffix(".yaml")), sidecar_text
     data = _load_yaml(settings_path, settings_text, header_line)
 
@@ -253,7 +291,9 @@ def parse_endpoint_text(
 
     unknown = [key for key in data if key not in _HEADER_KEYS]
     if unknown:
-        raise error(str(unknown[0]), f"unknown setting {unknown[0]!r}; the settings are {', '.join(_HEADER_KEYS)}.")
+        raise error(
+            str(unknown[0]), f"unknown setting {unknown[0]!r}; the settings are {', '.join(_HEADER_KEYS)}."
+        )
     if not query:
         raise EndpointFileError(path, query_line, "no query: write the HogQL below the settings.")
     variables = _variables(data.get("variables"), error)
@@ -261,10 +301,20 @@ def parse_endpoint_text(
         for match in PLACEHOLDER.finditer(line):
             if match.group(1) not in variables:
                 raise EndpointFileError(
-                    path, query_line + offset,
+                    path,
+                    query_line + offset,
                     f"the query uses {{variables.{match.group(1)}}} but the settings do not declare it: add "
                     f"`{match.group(1)}: {{type: String, default: ...}}` under `variables:`.",
                 )
+    used = {match.group(1) for match in PLACEHOLDER.finditer(query)}
+    unused = [code for code in variables if code not in used]
+    if unused:
+        # PostHog drops declared variables the query does not use, so the file could never match it.
+        raise error(
+            "variables",
+            f"variable {unused[0]!r} is declared but the query does not use "
+            f"{{variables.{unused[0]}}}: use it or remove the declaration.",
+        )
     return EndpointFile(
         name=name,
         path=path,
@@ -294,7 +344,9 @@ def _cache_age(data: Mapping[str, Any], error: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise error("cache_age_seconds", f"cache_age_seconds must be a number of seconds (e.g. 3600), got {value!r}.")
+        raise error(
+            "cache_age_seconds", f"cache_age_seconds must be a number of seconds (e.g. 3600), got {value!r}."
+        )
     return value
 
 
@@ -312,11 +364,15 @@ def _variables(value: Any, error: Any) -> dict[str, Variable]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise error("variables", "variables must map each code name to its default or to {type: ..., default: ...}.")
+        raise error(
+            "variables", "variables must map each code name to its default or to {type: ..., default: ...}."
+        )
     out: dict[str, Variable] = {}
     for code, spec in value.items():
         if not isinstance(code, str) or not CODE_NAME.match(code):
-            raise error("variables", f"variable {code!r} is not a code name such as 'since' (letters, digits, '_').")
+            raise error(
+                "variables", f"variable {code!r} is not a code name such as 'since' (letters, digits, '_')."
+            )
         if isinstance(spec, dict):
             bad = [key for key in spec if key not in ("type", "default", "default_value")]
             if bad:
@@ -328,7 +384,9 @@ def _variables(value: Any, error: Any) -> dict[str, Variable]:
         default = default.isoformat() if isinstance(default, (_dt.date, _dt.datetime)) else default
         kind = declared_type or infer_type(default)
         if kind not in VARIABLE_TYPES:
-            raise error("variables", f"variable {code!r}: type {kind!r} is not one of {', '.join(VARIABLE_TYPES)}.")
+            raise error(
+                "variables", f"variable {code!r}: type {kind!r} is not one of {', '.join(VARIABLE_TYPES)}."
+            )
         if not _fits(kind, default):
             raise error("variables", f"variable {code!r}: default {default!r} is not a {kind}.")
         out[code] = Variable(code, kind, default)
@@ -364,7 +422,9 @@ def _expectations(value: Any, error: Any) -> Expectations | None:
     if value is None:
         return None
     if not isinstance(value, dict) or any(key not in EXPECTATION_KEYS for key in value):
-        raise error("expect", f"expect takes {' and '.join(EXPECTATION_KEYS)}, e.g. {{columns: [day], min_rows: 1}}.")
+        raise error(
+            "expect", f"expect takes {' and '.join(EXPECTATION_KEYS)}, e.g. {{columns: [day], min_rows: 1}}."
+        )
     columns = value.get("columns")
     if columns is not None:
         if isinstance(columns, list) and all(isinstance(c, str) for c in columns):

@@ -53,20 +53,22 @@ class Lock:
 
     @classmethod
     def for_folder(cls, folder: str | Path, path: str | Path | None = None) -> Lock:
-        """The lock of ``folder`` (``folder/endpoints.lock.json`` unless ``path`` says otherwise); empty if absent."""
+        """The lock of ``folder`` (``folder/endpoints.lock.json`` unless ``path``); empty if absent."""
         lock_path = Path(path) if path is not None else Path(folder) / LOCK_FILE_NAME
         if not lock_path.exists():
             return cls(lock_path)
         try:
             data = json.loads(lock_path.read_text(encoding="utf-8"))
             projects = {
-                project: {name: Deployed(int(entry["version"]), str(entry.get("code_version", "")))
-                          for name, entry in endpoints.items()}
+                project: {
+                    name: Deployed(int(entry["version"]), str(entry.get("code_version", "")))
+                    for name, entry in endpoints.items()
+                }
                 for project, endpoints in data["projects"].items()
             }
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(
-                f"{lock_path}: not a lock file this version can read ({exc}). Restore it from version control, "
+                f"{lock_path}: not a lock file this version can read ({exc}). Restore it from git, "
                 "or delete it to start again (drift and --prune then know nothing of earlier deploys)."
             ) from None
         return cls(lock_path, projects)
@@ -87,9 +89,12 @@ class Lock:
         return {
             "format": _FORMAT,
             "projects": {
-                project: {name: {"version": d.version, "code_version": d.code_version}
-                          for name, d in sorted(endpoints.items())}
-                for project, endpoints in sorted(self._projects.items()) if endpoints
+                project: {
+                    name: {"version": d.version, "code_version": d.code_version}
+                    for name, d in sorted(endpoints.items())
+                }
+                for project, endpoints in sorted(self._projects.items())
+                if endpoints
             },
         }
 

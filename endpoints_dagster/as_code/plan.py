@@ -30,7 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from endpoints_dagster import Endpoint, EndpointsClient
+from endpoints_dagster.client.client import EndpointsClient
+from endpoints_dagster.client.models import Endpoint
 
 from .files import DEFAULT_SETTINGS, EndpointFile
 from .lock import Deployed, Lock, project_key
@@ -66,7 +67,11 @@ def desired_query(file: EndpointFile, existing: Endpoint | None = None) -> dict[
         query["variables"] = {}
         for code, variable in file.variables.items():
             variable_id = ids.get(code) or str(uuid.uuid5(_VARIABLE_NAMESPACE, f"{file.name}.{code}"))
-            query["variables"][variable_id] = {"variableId": variable_id, "code_name": code, "value": variable.default}
+            query["variables"][variable_id] = {
+                "variableId": variable_id,
+                "code_name": code,
+                "value": variable.default,
+            }
     return query
 
 
@@ -91,8 +96,11 @@ class EndpointChange:
     @property
     def drift(self) -> bool:
         """PostHog holds another version than the one the folder last deployed."""
-        return (self.deployed is not None and self.remote is not None
-                and self.remote.current_version != self.deployed.version)
+        return (
+            self.deployed is not None
+            and self.remote is not None
+            and self.remote.current_version != self.deployed.version
+        )
 
     @property
     def blocking_drift(self) -> bool:
@@ -108,8 +116,11 @@ class EndpointChange:
         file = f" ({self.file.path})" if self.file else ""
         current = self.remote.current_version if self.remote else None
         if self.action == "create":
-            again = f"; deleted in PostHog since the folder deployed version {self.deployed.version}" \
-                if self.deployed else ""
+            again = (
+                f"; deleted in PostHog since the folder deployed version {self.deployed.version}"
+                if self.deployed
+                else ""
+            )
             lines = [f"+ create {self.name}{file}{again}"]
         elif self.action == "update":
             what = [f"query changes, creates version {(current or 0) + 1}"] if self.new_version else []
@@ -122,15 +133,23 @@ class EndpointChange:
         elif self.action == "delete":
             lines = [f"- delete {self.name}: its file was removed (--prune)"]
         elif self.action == "removed":
-            lines = [f"  removed {self.name}: its file was removed; PostHog keeps it (apply --prune deletes it)"]
+            lines = [
+                f"  removed {self.name}: its file was removed; PostHog keeps it (apply --prune deletes it)"
+            ]
         elif self.action == "unchanged":
             lines = [f"= {self.name}{file}: unchanged (version {current})"]
         else:
             lines = [f"? unmanaged {self.name}: in PostHog, no file (export writes one)"]
         if self.drift and self.deployed is not None:
-            lines.append(f"  ! drift: PostHog is at version {current}, the folder last deployed version "
-                         f"{self.deployed.version}" + (" (apply stops unless --overwrite-drift)"
-                                                       if self.blocking_drift else " (same content: nothing to do)"))
+            lines.append(
+                f"  ! drift: PostHog is at version {current}, the folder last deployed version "
+                f"{self.deployed.version}"
+                + (
+                    " (apply stops unless --overwrite-drift)"
+                    if self.blocking_drift
+                    else " (same content: nothing to do)"
+                )
+            )
         return "\n".join(lines)
 
 
@@ -173,12 +192,18 @@ class Plan:
         lines = [change.render() for change in shown]
         unmanaged = [c.name for c in self.of("unmanaged")]
         if unmanaged and not verbose:
-            listed = ", ".join(unmanaged[:10]) + (f", ... ({len(unmanaged) - 10} more)" if len(unmanaged) > 10 else "")
-            lines.append(f"? {len(unmanaged)} endpoint(s) in PostHog have no file and are left alone: {listed}")
+            listed = ", ".join(unmanaged[:10]) + (
+                f", ... ({len(unmanaged) - 10} more)" if len(unmanaged) > 10 else ""
+            )
+            lines.append(
+                f"? {len(unmanaged)} endpoint(s) in PostHog have no file and are left alone: {listed}"
+            )
         updates = self.of("update")
-        summary = (f"Plan for {self.project}: {len(self.of('create'))} to create, {len(updates)} to update "
-                   f"({sum(c.new_version for c in updates)} new version), {len(self.of('delete'))} to delete, "
-                   f"{len(self.of('unchanged'))} unchanged")
+        summary = (
+            f"Plan for {self.project}: {len(self.of('create'))} to create, {len(updates)} to update "
+            f"({sum(c.new_version for c in updates)} new version), {len(self.of('delete'))} to delete, "
+            f"{len(self.of('unchanged'))} unchanged"
+        )
         if self.drifted:
             summary += f"; {len(self.drifted)} drifted ({', '.join(c.name for c in self.drifted)})"
         lines.append(summary + "." if self.has_changes or self.drifted else summary + ". No changes.")
@@ -231,14 +256,24 @@ def build_plan(
     for file in files:
         existing = remote.get(file.name)
         if existing is None:
-            changes.append(EndpointChange(file.name, "create", file, None, deployed.get(file.name),
-                                          setting_changes=_created_settings(file)))
+            changes.append(
+                EndpointChange(
+                    file.name,
+                    "create",
+                    file,
+                    None,
+                    deployed.get(file.name),
+                    setting_changes=_created_settings(file),
+                )
+            )
         else:
             changes.append(compare(file, existing, deployed.get(file.name)))
     described = {file.name for file in files}
     for name in sorted(set(remote) - described):
         if name in deployed:
-            changes.append(EndpointChange(name, "delete" if prune else "removed", None, remote[name], deployed[name]))
+            changes.append(
+                EndpointChange(name, "delete" if prune else "removed", None, remote[name], deployed[name])
+            )
         else:
             changes.append(EndpointChange(name, "unmanaged", None, remote[name]))
     return Plan(project, tuple(changes), prune)
@@ -246,4 +281,3 @@ def build_plan(
 
 def _created_settings(file: EndpointFile) -> dict[str, tuple[Any, Any]]:
     return {key: (None, value) for key, value in file.settings.items() if value != DEFAULT_SETTINGS[key]}
-
