@@ -56,6 +56,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers and IDEs see the real imports
+    from endpoints_dagster.as_code.specs import load_endpoint_file_specs
     from endpoints_dagster.assets.factory import build_endpoint_assets
     from endpoints_dagster.client.client import EndpointsClient
     from endpoints_dagster.client.errors import (

@@ -12,6 +12,7 @@ from typing import Any, Optional
 import dagster as dg
 import pandas as pd
 
+from endpoints_dagster.as_code.deploy import Deployment
 from endpoints_dagster.client.models import RunResult
 
 PREVIEW_ROWS = 10
@@ -150,3 +151,23 @@ def drift_check_result(
         description=description,
         metadata={"changes": dg.MetadataValue.md("\n".join(f"- {c}" for c in changes) or "none")},
     )
+
+
+def deployment_metadata(deployment: Deployment) -> dict[str, Any]:
+    """What deploying an endpoint file changed, for the materialization that followed it.
+
+    ``posthog/deployed_version`` is the version the run then executed; ``posthog/deploy`` says
+    ``created``, ``new version``, ``settings`` or ``unchanged``; a changed query adds its diff.
+    """
+    metadata: dict[str, Any] = {
+        "posthog/deployed_version": deployment.version,
+        "posthog/deploy": deployment.action,
+        "posthog/code_version": deployment.code_version,
+    }
+    changes = [*deployment.variable_changes]
+    changes += [f"{key}: {old!r} -> {new!r}" for key, (old, new) in deployment.setting_changes.items()]
+    if deployment.query_diff:
+        metadata["posthog/query_diff"] = dg.MetadataValue.md(f"```diff\n{deployment.query_diff}\n```")
+    if changes:
+        metadata["posthog/changes"] = dg.MetadataValue.json(changes)
+    return metadata

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import dagster as dg
 
+from endpoints_dagster.as_code.files import EndpointFile
 from endpoints_dagster.client.dialects.base import CURRENT_REFRESH_MODES
 from endpoints_dagster.client.names import ENDPOINT_NAME_PATTERN
 from endpoints_dagster.client.runs.args import DOCUMENTED_REFRESH_MODES
@@ -104,6 +105,9 @@ class EndpointSpec:
         key: An explicit asset key; otherwise the translator decides (`["posthog", name]`).
         group_name: An explicit group; otherwise the translator decides.
         metadata: Extra definition metadata for the asset.
+        source: The endpoint file this endpoint is deployed from (see `load_endpoint_file_specs`):
+            the asset's code version is the file's, and materializing deploys the file first,
+            then runs the version it deployed.
 
     Example:
         .. code-block:: python
@@ -127,6 +131,7 @@ class EndpointSpec:
     key: Optional[dg.AssetKey] = None
     group_name: Optional[str] = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    source: Optional[EndpointFile] = None
 
     def __post_init__(self) -> None:
         # The contract's name rule, checked when a spec is made so that a bad name fails when the
@@ -143,6 +148,11 @@ class EndpointSpec:
         if self.version is not None and (not isinstance(self.version, int) or self.version < 1):
             raise ValueError(
                 f"endpoint {self.name!r}: version must be a positive integer, got {self.version!r}"
+            )
+        if self.source is not None and (self.version is not None or self.source.name != self.name):
+            raise ValueError(
+                f"endpoint {self.name!r}: a spec built from {self.source.path} runs the version it deploys "
+                f"of endpoint {self.source.name!r}; drop `version` and keep the file's name"
             )
         if self.partition_variables and self.partitions_def is None:
             raise ValueError(

@@ -58,11 +58,20 @@ class PostHogEndpointsTranslator:
             metadata["posthog/partition_variables"] = dg.MetadataValue.json(
                 {"start": pv.start, "end": pv.end, "key": pv.key, "date_format": pv.date_format}
             )
+        if endpoint.source is not None:
+            metadata["posthog/file"] = str(endpoint.source.path)
         metadata.update(endpoint.metadata)
         return metadata
 
     def get_asset_spec(self, endpoint: EndpointSpec) -> dg.AssetSpec:
-        """The asset spec of one endpoint. Override to customise; call super() to start from ours."""
+        """The asset spec of one endpoint. Override to customise; call super() to start from ours.
+
+        An endpoint built from a file has the file's code version (a digest of what it deploys),
+        so Dagster shows the asset stale once the file changes, and the file's tags.
+        """
+        tags = {"posthog/endpoint": endpoint.name} if len(endpoint.name) <= MAX_TAG_VALUE_LENGTH else {}
+        if endpoint.source is not None:
+            tags.update(dict.fromkeys(endpoint.source.tags, ""))
         return dg.AssetSpec(
             key=self.get_asset_key(endpoint),
             description=self.get_description(endpoint),
@@ -70,7 +79,8 @@ class PostHogEndpointsTranslator:
             kinds={"posthog"},
             metadata=self.get_metadata(endpoint),
             # Dagster caps tag values at 63 characters; endpoint names may have 128.
-            tags={"posthog/endpoint": endpoint.name} if len(endpoint.name) <= MAX_TAG_VALUE_LENGTH else {},
+            tags=tags,
+            code_version=endpoint.source.code_version if endpoint.source is not None else None,
         )
 
 

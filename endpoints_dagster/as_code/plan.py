@@ -36,7 +36,17 @@ from endpoints_dagster.client.models import Endpoint
 from .files import DEFAULT_SETTINGS, EndpointFile
 from .lock import Deployed, Lock, project_key
 
-__all__ = ["Action", "EndpointChange", "Plan", "build_plan", "desired_query", "remote_defaults"]
+__all__ = [
+    "Action",
+    "EndpointChange",
+    "Plan",
+    "build_plan",
+    "compare",
+    "created_settings",
+    "desired_query",
+    "remote_defaults",
+    "remote_settings",
+]
 
 Action = Literal["create", "update", "delete", "removed", "unchanged", "unmanaged"]
 # Variable ids of new variables: stable per endpoint and code name, so a re-created endpoint
@@ -263,7 +273,7 @@ def build_plan(
                     file,
                     None,
                     deployed.get(file.name),
-                    setting_changes=_created_settings(file),
+                    setting_changes=created_settings(file),
                 )
             )
         else:
@@ -279,5 +289,6 @@ def build_plan(
     return Plan(project, tuple(changes), prune)
 
 
-def _created_settings(file: EndpointFile) -> dict[str, tuple[Any, Any]]:
+def created_settings(file: EndpointFile) -> dict[str, tuple[Any, Any]]:
+    """The settings a create sets beyond PostHog's defaults, as ``{key: (None, value)}`` for display."""
     return {key: (None, value) for key, value in file.settings.items() if value != DEFAULT_SETTINGS[key]}

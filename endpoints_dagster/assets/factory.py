@@ -17,11 +17,13 @@ from typing import Any, Optional
 import dagster as dg
 import pandas as pd
 
+from endpoints_dagster.as_code.deploy import Deployment, deploy_endpoint_file
 from endpoints_dagster.assets.fanout import ProgressThrottle, run_concurrently
 from endpoints_dagster.client.errors import PostHogEndpointsError
 from endpoints_dagster.client.models import RunResult
 from endpoints_dagster.metadata import (
     column_schema,
+    deployment_metadata,
     drift_check_result,
     materialization_metadata,
     previous_schema,
@@ -241,8 +243,12 @@ def _materialize(
 
         def work(
             item: _Planned, cancel: threading.Event, log_line: Callable[[str], None]
-        ) -> tuple[RunResult, pd.DataFrame]:
+        ) -> tuple[RunResult, pd.DataFrame, Optional[Deployment]]:
             spec = item.spec
+            # A file-backed endpoint is deployed first, then the version deployed is the one run.
+            deployment = deploy_endpoint_file(spec.source, client) if spec.source is not None else None
+            if deployment is not None:
+                log_line(deployment.summary)
             log_line(
                 f"running endpoint '{spec.name}' (refresh={spec.refresh}, variables={variables[item.key]})"
             )
@@ -250,12 +256,12 @@ def _materialize(
                 spec.name,
                 variables=variables[item.key] or None,
                 refresh=spec.refresh,
-                version=spec.version,
+                version=deployment.version if deployment is not None else spec.version,
                 on_progress=ProgressThrottle(f"endpoint '{spec.name}'", log_line),
                 cancel_event=cancel,
             )
             # Converted here, so that rows that cannot become a frame fail this endpoint only.
-            return result, result.to_pandas()
+            return result, result.to_pandas(), deployment
 
         context.log.info(
             f"materializing {len(selected)} PostHog endpoint(s), up to {max_concurrency} at once"
@@ -269,7 +275,7 @@ def _materialize(
                 failures.append((item, outcome.error))
                 context.log.error(f"endpoint '{item.spec.name}' failed: {outcome.error}")
                 continue
-            result, frame = outcome.result
+            result, frame, deployment = outcome.result
             schema = column_schema(result)
             check_results = []
             if schema_checks and dg.AssetCheckKey(item.key, SCHEMA_CHECK_NAME) in selected_checks:
@@ -283,6 +289,8 @@ def _materialize(
                 refresh=item.spec.refresh,
                 ui_url=client.ui_url_for(item.spec.name),
             )
+            if deployment is not None:
+                metadata.update(deployment_metadata(deployment))
             context.log.info(
                 f"endpoint '{item.spec.name}' returned {len(frame):,} rows x {len(frame.columns)} columns"
                 + (" (cached)" if result.is_cached else "")
