@@ -26,6 +26,7 @@ from dagster.components.utils.translation import TranslationFn, TranslationFnRes
 from typing_extensions import Self
 
 from endpoints_dagster.assets.factory import build_endpoint_assets
+from endpoints_dagster.components.endpoint_files import file_specs
 from endpoints_dagster.components.model import (
     PARTITION_SCOPE,
     DefaultsArgs,
@@ -112,7 +113,9 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
     Blocks: `connection` (required), `selection` (include/exclude names or globs, active
     only unless `include_inactive`), `defaults` (refresh, group, key_prefix, pool,
     max_concurrency, schema_checks), `endpoints` (per name or glob: variables, partitions,
-    date_format, version, key, group, description, refresh, metadata), `translation` (any
+    date_format, version, key, group, description, refresh, metadata), `endpoint_files` (a
+    folder of endpoint files, relative to this file: each an asset deployed from its file, see
+    docs/endpoints-as-code.md), `translation` (any
     asset attribute; templates see `endpoint`: name, description, hogql, current_version,
     variables, and `spec`), `sensor` (launch a run when an endpoint executes in PostHog),
     `resource_key` / `provide_resource`, and Dagster's `defs_state`.
@@ -131,6 +134,7 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
         ]
     ] = None
     sensor: Optional[SensorArgs] = None
+    endpoint_files: Optional[str] = None
     defs_state: ResolvedDefsStateConfig = field(default_factory=_default_defs_state)
 
     def __post_init__(self) -> None:
@@ -171,6 +175,13 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
     def build_defs_from_state(
         self, context: ComponentLoadContext, state_path: Optional[Path]
     ) -> dg.Definitions:
+        files = None
+        if self.endpoint_files:
+            files = Path(self.endpoint_files)
+            files = files if files.is_absolute() else Path(context.path) / files
+        if state_path is None and files is not None:
+            # File-backed endpoints need no saved list: the files say everything.
+            return self.build_defs_from_endpoint_state(EndpointsState(endpoints=()), files_folder=files)
         if state_path is None:
             _warn(
                 f"PostHogEndpointsComponent at {_where(context)}: no saved endpoint list yet "
@@ -189,11 +200,13 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
                 f"are defined from it. {REFRESH_HINT}"
             )
             return dg.Definitions()
-        return self.build_defs_from_endpoint_state(state)
+        return self.build_defs_from_endpoint_state(state, files_folder=files)
 
-    def build_defs_from_endpoint_state(self, state: EndpointsState) -> dg.Definitions:
-        """The definitions of a parsed state; every endpoint that cannot be built is skipped
-        with an `EndpointSkippedWarning` naming it."""
+    def build_defs_from_endpoint_state(
+        self, state: EndpointsState, *, files_folder: Optional[Path] = None
+    ) -> dg.Definitions:
+        """The definitions of a parsed state (and of the files in `files_folder`); every
+        endpoint that cannot be built is skipped with an `EndpointSkippedWarning` naming it."""
         defaults = self.defaults or DefaultsArgs()
         plan = plan_specs(
             state,
@@ -204,7 +217,18 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
         translator = _ComponentTranslator(self, plan.states)
         translated: list[tuple[EndpointSpec, dg.AssetKey]] = []
         skipped: list[SkippedEndpoint] = list(plan.skipped)
-        for spec in plan.specs:
+        planned = list(plan.specs)
+        unused_overrides = plan.unused_overrides
+        if files_folder is not None:
+            # A file is the truth about its endpoint: it replaces the saved entry of the same name.
+            from_files, bad_files = file_specs(files_folder, self._overrides, refresh=defaults.refresh)
+            names = {spec.name for spec in from_files}
+            planned = [*from_files, *(spec for spec in planned if spec.name not in names)]
+            skipped.extend(bad_files)
+            unused_overrides = tuple(
+                p for p in unused_overrides if not any(fnmatch.fnmatchcase(n, p) for n in names)
+            )
+        for spec in planned:
             try:
                 translated.append((spec, translator.get_asset_spec(spec).key))
             except Exception as exc:  # a translation template failing for one endpoint only
@@ -218,7 +242,7 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
                 f"PostHogEndpointsComponent: the selection matches none of the {len(state.endpoints)} endpoints "
                 "in the saved list (inactive ones count only with include_inactive: true)"
             )
-        for pattern in plan.unused_overrides:
+        for pattern in unused_overrides:
             _warn(f"PostHogEndpointsComponent: `endpoints.{pattern}` matches no endpoint in the saved list")
 
         assets = (
