@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from endpoints_dagster.as_code.hogql_text import normalized
 from endpoints_dagster.client.names import ENDPOINT_NAME_PATTERN
 
 __all__ = [
@@ -153,10 +154,10 @@ class EndpointFile:
     def code_version(self) -> str:
         """A digest of everything the file deploys (query, variable defaults, settings).
 
-        Two files that would deploy the same endpoint have the same code version; tags and
-        expectations do not count (they change nothing in PostHog).
+        Two files that would deploy the same endpoint have the same code version; layout, tags
+        and expectations do not count (they change nothing in PostHog).
         """
-        body = {"query": self.query.strip(), "variables": self.defaults, **self.settings}
+        body = {"query": normalized(self.query), "variables": self.defaults, **self.settings}
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
         return digest[:16]
 

@@ -34,6 +34,7 @@ from endpoints_dagster.client.client import EndpointsClient
 from endpoints_dagster.client.models import Endpoint
 
 from .files import DEFAULT_SETTINGS, EndpointFile
+from .hogql_text import normalized, reflow
 from .lock import Deployed, Lock, project_key
 
 __all__ = [
@@ -221,10 +222,12 @@ class Plan:
 
 
 def _diff(name: str, remote: Endpoint, file: EndpointFile) -> str:
-    old = (remote.hogql or "").strip()
+    """A unified diff of the HogQL; empty when only the layout differs (see ``hogql_text``)."""
     new = file.query.strip()
-    if old == new and remote.hogql is not None:
+    if remote.hogql is not None and normalized(remote.hogql) == normalized(new):
         return ""
+    # PostHog's text laid out like the file, so the diff shows the changed lines only.
+    old = reflow(remote.hogql or "", like=new)
     label = f"{name} (PostHog, version {remote.current_version})"
     if remote.hogql is None:
         label += f", a {remote.query.get('kind', 'non-HogQL')} query"
