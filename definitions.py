@@ -5,7 +5,8 @@ Copy this file to start your own project. It reads the connection from environme
 
     POSTHOG_HOST               e.g. https://us.posthog.com (the local server: http://127.0.0.1:PORT)
     POSTHOG_PROJECT_ID         the project id
-    POSTHOG_PERSONAL_API_KEY   a personal API key with the endpoint:read scope
+    POSTHOG_PERSONAL_API_KEY   a personal API key with the endpoint:read scope (endpoint:write too for
+                               the assets of demo_endpoints/, which deploy their file when materialized)
     DEMO_DUCKDB_PATH           where tables land (default: data/demo.duckdb)
 """
 
@@ -22,6 +23,7 @@ from endpoints_dagster import (
     PostHogEndpointsResource,
     build_endpoint_assets,
     build_endpoint_execution_sensor,
+    load_endpoint_file_specs,
 )
 
 daily = dg.DailyPartitionsDefinition(start_date="2026-09-01", end_offset=0)
@@ -36,9 +38,16 @@ posthog_assets = build_endpoint_assets(
             partition_variables=PartitionVariables(start="since", end="until"),
             metadata={"partition_expr": "day"},
         ),
-        # Fixed variables, overriding the saved defaults.
-        EndpointSpec("revenue_by_country", variables={"plan": "pro"}),
-        EndpointSpec("top_events", variables={"min_count": 50}),
+        # Endpoints as code: these two are files in demo_endpoints/ (docs/endpoints-as-code.md).
+        # Editing a file shows its asset stale; materializing deploys the file, then runs it.
+        # Fixed variables override the saved defaults.
+        *load_endpoint_file_specs(
+            os.environ.get("DEMO_ENDPOINTS_DIR", Path(__file__).parent / "demo_endpoints"),
+            endpoints={
+                "revenue_by_country": {"variables": {"plan": "pro"}},
+                "top_events": {"variables": {"min_count": 50}},
+            },
+        ),
         EndpointSpec("signup_to_purchase_funnel", variables={"since": "2026-09-01"}),
         # The saved defaults.
         "weekly_active_users",

@@ -1,7 +1,8 @@
 """`make demo`: the whole pipeline end to end against the local PostHog Endpoints server.
 
 Starts the local server with its demo project, materializes every demo asset through Dagster's
-own CLI, prints what landed in DuckDB, and stops the server. Exits non-zero if anything failed
+own CLI, shows the endpoints-as-code round trip (edit a file of demo_endpoints/, plan, materialize:
+version 2), prints what landed in DuckDB, and stops the server. Exits non-zero if anything failed
 or a table is empty. The Dagster output is kept in `.local-posthog/demo.log`.
 """
 
@@ -110,6 +111,46 @@ def sensor_fires_once(server: LocalServer, env: dict[str, str]) -> None:
         print(f"sensor {sensor.name}: after the launched run: {after.skip_reason.skip_message}")
 
 
+def endpoint_file_round_trip(server: LocalServer, env: dict[str, str], log) -> None:
+    """Endpoints as code: edit a file, `plan` shows the diff, materializing deploys version 2.
+
+    The edit is made in a copy of demo_endpoints/, so the repository's files stay as they are.
+    """
+    import httpx
+
+    edited = STATE / "demo_endpoints"
+    shutil.rmtree(edited, ignore_errors=True)
+    shutil.copytree(ROOT / "demo_endpoints", edited, ignore=shutil.ignore_patterns("*.lock.json"))
+    path = edited / "revenue_by_country.sql"
+    path.write_text(path.read_text().replace("ORDER BY revenue DESC", "ORDER BY revenue DESC, country"))
+
+    for folder, expected in ((ROOT / "demo_endpoints", 0), (edited, 2)):
+        print(f"$ python -m endpoints_dagster plan {folder.relative_to(WORK if folder == edited else ROOT)}")
+        proc = subprocess.run(
+            [sys.executable, "-m", "endpoints_dagster", "plan", str(folder)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        log.write(proc.stdout + proc.stderr)
+        for line in proc.stdout.splitlines():
+            if not line.startswith("?"):  # endpoints without a file: not the point here
+                print(f"  {line}")
+        if proc.returncode != expected:
+            raise SystemExit(f"plan exited {proc.returncode}, expected {expected}: {proc.stderr}")
+    dagster(
+        ["asset", "materialize", "-m", "definitions", "--select", "posthog/revenue_by_country"],
+        {**env, "DEMO_ENDPOINTS_DIR": str(edited)},
+        log,
+    )
+    url = f"{server.url}/api/projects/{server.project_id}/endpoints/revenue_by_country/"
+    version = httpx.get(url, headers=server.headers, timeout=30).json()["current_version"]
+    print(f"  revenue_by_country is now at version {version} in PostHog, deployed from the edited file")
+    if version != 2:
+        raise SystemExit(f"expected version 2 after materializing the edited file, got {version}")
+
+
 def summary(path: Path) -> list[tuple[str, int, list[str]]]:
     with duckdb.connect(str(path), read_only=True) as con:
         tables = con.execute(
@@ -158,6 +199,7 @@ def main() -> int:
         # The last seven days in one run: the endpoint takes the whole window at once.
         dagster([*base, "--select", "posthog/daily_signups", "--partition-range", week], env, log)
         sensor_fires_once(server, env)
+        endpoint_file_round_trip(server, env, log)
 
     print(f"\nlanded in {DUCKDB_PATH}:")
     tables = summary(DUCKDB_PATH)

@@ -33,6 +33,9 @@ def test_demo_lands_every_table_and_the_sensor_fires_once(tmp_path: Path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert done.stdout.count("RunRequest(run_key='revenue_by_country:") == 1
+    # Endpoints as code: the edited file's plan shows the diff, and materializing deploys version 2.
+    assert "+ORDER BY revenue DESC, country" in done.stdout and "creates version 2" in done.stdout
+    assert "revenue_by_country is now at version 2 in PostHog" in done.stdout
 
     with duckdb.connect(str(tmp_path / "data" / "demo.duckdb"), read_only=True) as con:
         counts = {
