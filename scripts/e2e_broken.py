@@ -1,9 +1,9 @@
 """Show that `make e2e` catches a broken project: run it on a copy of the demo that lacks an
 asset, the materialization metadata and the sensor, and require exactly those checks to fail.
 
-The copy lives in `.e2e/broken/project/` (workspace.yaml, definitions.py, demo_defs/ and the
-`dg` settings of pyproject.toml); the repository's own files are never touched. Exits 0 when
-the e2e run failed as it should, 1 otherwise.
+The copy lives in `.e2e/broken/project/` (workspace.yaml, definitions.py, demo_defs/,
+demo_endpoints/ and the `dg` settings of pyproject.toml); the repository's own files are never
+touched. Exits 0 when the e2e run failed as it should, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def build_project(target: Path) -> None:
     for name in ("workspace.yaml", "pyproject.toml"):
         shutil.copyfile(ROOT / name, target / name)
     shutil.copytree(ROOT / "demo_defs", target / "demo_defs", ignore=shutil.ignore_patterns(".local_defs_state", "__pycache__"))
+    shutil.copytree(ROOT / "demo_endpoints", target / "demo_endpoints")  # endpoint files of definitions.py
     text = (ROOT / "definitions.py").read_text()
     for what, old, new in BREAKAGES:
         if old not in text:

@@ -1,9 +1,10 @@
 """A demo-like run through Dagster's CLI never writes the API key: not in its output, not in the
 instance's storage (event logs, run storage, compute logs), also when every endpoint fails.
 
-A copy of the demo project (``pyproject.toml``, ``definitions.py``, ``demo_defs/``) in a temporary
-folder, run as ``make demo`` does: ``dg utils refresh-defs-state`` (the component's endpoint list),
-then ``dagster asset materialize`` against a local server started with a recognisable key;
+A copy of the demo project (``pyproject.toml``, ``definitions.py``, ``demo_defs/``,
+``demo_endpoints/``) in a temporary folder, run as ``make demo`` does: ``dg utils refresh-defs-state``
+(the component's endpoint list), then ``dagster asset materialize`` against a local server started
+with a recognisable key;
 ``httpx``, ``httpcore`` and the client's logger are managed by Dagster at DEBUG, so their lines land
 in the event log too. A second run points at a project the key may not read, so error texts go
 through the same paths. Then every file under ``DAGSTER_HOME`` and the project copy is scanned.
@@ -61,6 +62,7 @@ def copy_project(project: Path) -> None:
         project / "demo_defs",
         ignore=shutil.ignore_patterns(".local_defs_state", "__pycache__"),
     )
+    shutil.copytree(ROOT / "demo_endpoints", project / "demo_endpoints")  # endpoint files of definitions.py
 
 
 def files_holding(root: Path, secret: str) -> list[str]:
