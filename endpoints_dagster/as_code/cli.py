@@ -104,38 +104,45 @@ class _Usage(Exception):
     pass
 
 
-def run(args: argparse.Namespace, out: TextIO) -> int:
-    if args.command == "export":
-        with _client(args) as client:
-            result = export_endpoints(client, args.folder, match=args.match or ("*",), lock_path=args.lock)
-        for name in result.written:
-            print(f"wrote {args.folder / (name + '.sql')}", file=out)
-        for line in result.skipped:
-            print(f"skipped {line}", file=out)
-        print(f"Exported {len(result.written)} endpoint(s) into {args.folder}.", file=out)
-        return EXIT_OK
+def _export(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client:
+        exported = export_endpoints(client, args.folder, match=args.match or ("*",), lock_path=args.lock)
+    for name in exported.written:
+        print(f"wrote {args.folder / (name + '.sql')}", file=out)
+    for line in exported.skipped:
+        print(f"skipped {line}", file=out)
+    print(f"Exported {len(exported.written)} endpoint(s) into {args.folder}.", file=out)
+    return EXIT_OK
+
+
+def _plan_or_apply(args: argparse.Namespace, out: TextIO) -> int:
     files = load_endpoint_files(args.folder)  # every file checked before anything is sent
     lock = Lock.for_folder(args.folder, args.lock)
     with _client(args) as client:
         if args.check_queries:
-            results = check_endpoint_files(files, client, raise_on_failure=False)
-            for result in results:
-                print(f"check {result}", file=out)
-            if not all(result.ok for result in results):
+            checks = check_endpoint_files(files, client, raise_on_failure=False)
+            for check in checks:
+                print(f"check {check}", file=out)
+            if not all(check.ok for check in checks):
                 print("Query check failed: nothing planned or applied.", file=out)
                 return EXIT_ERROR
         plan = build_plan(files, client, lock, prune=args.prune)
         print(plan.render(verbose=getattr(args, "verbose", False)), file=out)
         if args.command == "plan":
             return EXIT_CHANGES if plan.has_changes else EXIT_OK
-        result = apply_plan(plan, client, lock, overwrite_drift=args.overwrite_drift)
-    for line in result.done:
+        applied = apply_plan(plan, client, lock, overwrite_drift=args.overwrite_drift)
+    for line in applied.done:
         print(line, file=out)
-    print(
-        f"Applied: {len(result.done)} change(s); lock {lock.path}." if result.done else "Nothing to apply.",
-        file=out,
+    done = (
+        f"Applied: {len(applied.done)} change(s); lock {lock.path}." if applied.done else "Nothing to apply."
     )
+    print(done, file=out)
     return EXIT_OK
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """Run one parsed command, writing its report to ``out``; the exit code (see the module docstring)."""
+    return _export(args, out) if args.command == "export" else _plan_or_apply(args, out)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
