@@ -85,7 +85,8 @@ def _yaml_lines(key: str, value: Any) -> list[str]:
                 for code, spec in value.items()
             ),
         ]
-    return yaml.safe_dump({key: value}, allow_unicode=True, default_flow_style=False, width=100).splitlines()
+    text: str = yaml.safe_dump({key: value}, allow_unicode=True, default_flow_style=False, width=100)
+    return text.splitlines()
 
 
 def export_endpoints(
