@@ -257,9 +257,20 @@ def _load_yaml(path: Path, text: str, first_line: int) -> dict[str, Any]:
 
 
 def _key_line(header: str, key: str, first_line: int) -> int:
-    """The line of a top-level key in the header, for error messages."""
-    for offset, line in enumerate(header.splitlines()):
-        if re.match(rf"^{re.escape(key)}\s*:", line):
+    """The line of a key in the header, for error messages: ``variables`` or ``variables.since``.
+
+    A nested key is looked for in the indented lines under its parent; when it is written inline
+    (``variables: {since: ...}``) the parent's line is the answer.
+    """
+    parent, _, child = key.partition(".")
+    lines = header.splitlines()
+    for offset, line in enumerate(lines):
+        if re.match(rf"^{re.escape(parent)}\s*:", line):
+            for below, nested in enumerate(lines[offset + 1 :], start=offset + 1):
+                if child and re.match(rf"^\s+{re.escape(child)}\s*:", nested):
+                    return first_line + below
+                if nested and not nested[0].isspace():
+                    break
             return first_line + offset
     return first_line
 
@@ -312,7 +323,7 @@ def parse_endpoint_text(
     if unused:
         # PostHog drops declared variables the query does not use, so the file could never match it.
         raise error(
-            "variables",
+            f"variables.{unused[0]}",
             f"variable {unused[0]!r} is declared but the query does not use "
             f"{{variables.{unused[0]}}}: use it or remove the declaration.",
         )
@@ -377,7 +388,9 @@ def _variables(value: Any, error: Any) -> dict[str, Variable]:
         if isinstance(spec, dict):
             bad = [key for key in spec if key not in ("type", "default", "default_value")]
             if bad:
-                raise error("variables", f"variable {code!r}: unknown key {bad[0]!r}; use type and default.")
+                raise error(
+                    f"variables.{code}", f"variable {code!r}: unknown key {bad[0]!r}; use type and default."
+                )
             declared_type = spec.get("type")
             default = spec.get("default", spec.get("default_value"))
         else:
@@ -386,10 +399,11 @@ def _variables(value: Any, error: Any) -> dict[str, Variable]:
         kind = declared_type or infer_type(default)
         if kind not in VARIABLE_TYPES:
             raise error(
-                "variables", f"variable {code!r}: type {kind!r} is not one of {', '.join(VARIABLE_TYPES)}."
+                f"variables.{code}",
+                f"variable {code!r}: type {kind!r} is not one of {', '.join(VARIABLE_TYPES)}.",
             )
         if not _fits(kind, default):
-            raise error("variables", f"variable {code!r}: default {default!r} is not a {kind}.")
+            raise error(f"variables.{code}", f"variable {code!r}: default {default!r} is not a {kind}.")
         out[code] = Variable(code, kind, default)
     return out
 

@@ -91,8 +91,9 @@ def test_settings_may_sit_in_a_sidecar_yaml(tmp_path: Path) -> None:
         ("ok.sql", "-- description: x\n-- cache: 3600\nSELECT 1\n", 2, "unknown setting 'cache'"),
         (
             "ok.sql",
-            "-- variables:\n--   n: {type: Number, default: abc}\nSELECT {variables.n}\n",
-            1,
+            "-- description: x\n-- variables:\n--   since: 2026-01-01\n--   n: {type: Number, default: abc}\n"
+            "SELECT {variables.n}, {variables.since}\n",
+            4,
             "not a Number",
         ),
         ("ok.sql", "-- variables: {n: 1}\nSELECT 1\n", 1, "declared but the query does not use"),
