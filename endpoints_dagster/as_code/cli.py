@@ -148,7 +148,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     out = out or sys.stdout
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on a usage error, which CI would read as "changes"
+        return EXIT_OK if exc.code in (0, None) else EXIT_ERROR
     try:
         return run(args, out)
     except (_Usage, EndpointFilesError, PostHogEndpointsError, FileNotFoundError, ValueError) as exc:

@@ -50,3 +50,8 @@ def test_plan_from_a_process_and_a_refused_key_never_printed(
 def test_help_documents_the_exit_codes() -> None:
     done = _run(["--help"], {})
     assert done.returncode == 0 and "plan 0 = no changes, 2 = changes, 1 = error" in done.stdout
+
+
+def test_a_usage_error_exits_1_not_2_which_means_changes() -> None:
+    done = _run(["plan"], {})
+    assert done.returncode == 1 and "usage:" in done.stderr
