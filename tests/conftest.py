@@ -151,12 +151,20 @@ def current_client(current_server: LocalServer) -> Iterator[httpx.Client]:
     yield from _client(current_server)
 
 
+VARIABLE_IDS = uuid.UUID("0b6f3c1e-5a7d-4e2b-9f80-1c2d3e4f5a6b")
+
+
+def variable_id(code_name: str) -> str:
+    """The fixed id of a test variable: a UUID, as PostHog today requires of a variable a query uses."""
+    return str(uuid.uuid5(VARIABLE_IDS, code_name))
+
+
 def hogql(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A ``HogQLQuery`` body; each variable gets the fixed id ``var-<code_name>``."""
+    """A ``HogQLQuery`` body; each variable gets the fixed id ``variable_id(code_name)``."""
     body: dict[str, Any] = {"kind": "HogQLQuery", "query": query}
     if variables:
         body["variables"] = {
-            f"var-{code}": {"variableId": f"var-{code}", "code_name": code, "value": value}
+            variable_id(code): {"variableId": variable_id(code), "code_name": code, "value": value}
             for code, value in variables.items()
         }
     return body
