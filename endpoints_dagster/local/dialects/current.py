@@ -25,6 +25,15 @@ PostHog source each follows (``products/endpoints/backend/``):
   ``cache_age_seconds``; endpoint bodies forbid unknown fields too.
 * Delete is soft: the endpoint is gone from every route and its name is free at once.
 * Last execution times move at most every 30 minutes (``LAST_EXECUTED_THROTTLE``).
+* A query is checked when saved (``logic/validation.py``): no ``connectionId``, it parses, every
+  ``{variables.x}`` is declared, and the ids of used variables are UUIDs (``current_checks``).
+* PATCH/PUT with a ``version`` (body, else ``?version=``) updates that version only (description,
+  is_active, materialization); a query is refused, an unknown version is a 400 (``logic/crud.py``).
+* Endpoints carry ``tags``, ``derived_from_insight``, ``current_version_id``, the version's own
+  description, ``data_freshness_seconds`` 86400 when unset (and results cached that long) and a
+  materialization block with ``saved_query_id``.
+* A ``limit``/``offset`` out of range in the body gets the URL's plain error; a materialized
+  endpoint run without one of its variables is a 400, never a run on the saved default.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Checks run in PostHog's order: the endpoint (404 when missing or inactive, for every
 version), the version (404 with ``current_version`` / 400 inactive), the dialect's
 refusals (``Dialect.check_run``: ``query_override``; on the current dialect also
-``filters_override`` and ``direct``), then variables (400 naming unknown ones). Variable values resolve as
+``filters_override`` and ``direct``), then variables (400 naming unknown ones; on the current dialect
+also those a materialized version needs and did not get). Variable values resolve as
 ``variables_values[code_name]`` > ``variables_override[variableId].value`` > saved value.
 
 Refresh modes ("fresh" = younger than ``cache_age_seconds``; unset, 6 h, or the dialect's default):
