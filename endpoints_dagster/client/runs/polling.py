@@ -4,7 +4,7 @@
 (:mod:`endpoints_dagster.client.dialects`); :func:`build_run_request` is the documented dialect's body.
 
 The async wait polls ``query/{id}/`` on a :class:`~endpoints_dagster.client.runs.schedule.PollSchedule`:
-waits of a quarter of the query's age (at least ``poll_interval``, at most ``poll_max_interval``), timed
+waits of 22% of the query's age (at least ``poll_interval``, at most ``poll_max_interval``), timed
 to the predicted end once ``query_progress`` shows a rate, against a ``time.monotonic()`` deadline. It ends:
 
 - complete -> the final :class:`QueryStatus` (its ``results`` hold the run's answer);

@@ -3,13 +3,14 @@
 Every status read counts against PostHog's rate limits, and every second between the query's end
 and the next read is lag. :class:`PollSchedule` balances the two:
 
-- **Age-proportional fallback.** After a read, the next one comes :data:`LAG_SHARE` (a quarter) of the
+- **Age-proportional fallback.** After a read, the next one comes :data:`WAIT_SHARE` (22%) of the
   query's age later, never sooner than ``poll_interval`` nor later than ``poll_max_interval``. A
-  query that ends after a read had run at least as long as its age at that read, so it is noticed no
-  later than a quarter of its duration after it ends (or one ``poll_interval``, for a short one): 0.2,
-  0.2, 0.2, 0.2, 0.25, 0.31, ... s with the defaults, so waits grow x1.25 per read (:data:`GROWTH`);
-  an 8 s query costs 15 reads, a 2 s query is noticed within 0.45 s (x1.5 growth, the earlier
-  schedule, noticed it 0.65 s late), and an hour-long one one read per ``poll_max_interval``.
+  query that ends after a read had run at least as long as its age at that read, so it is noticed
+  no later than :data:`LAG_SHARE` (a quarter) of its duration after it ends, the status request's
+  own time included (or about one ``poll_interval``, for a query under a second). With the defaults
+  the waits are 0.2 s until the query is 0.9 s old, then grow x1.22 per read (:data:`GROWTH`): an
+  8 s query costs 16 reads, a 2 s query is noticed 0.22 s after it ends (x1.5 growth, the earlier
+  schedule, noticed it 0.65 s late), and an hour-long one costs one read per ``poll_max_interval``.
 - **Prediction from progress.** PostHog's ``query_progress`` says ``rows_read`` of
   ``estimated_rows_total``. Once two reads show the share growing, its rate (measured on the
   client's own clock, so the server's clock and its integer ``time_elapsed`` do not matter) predicts
@@ -40,12 +41,23 @@ from dataclasses import dataclass
 
 from endpoints_dagster.client.models import QueryProgress, QueryStatus
 
-__all__ = ["EXTRAPOLATION", "GROWTH", "LAG_SHARE", "OVERDUE_FIRST", "PollSchedule", "progress_share"]
+__all__ = [
+    "EXTRAPOLATION",
+    "GROWTH",
+    "LAG_SHARE",
+    "OVERDUE_FIRST",
+    "WAIT_SHARE",
+    "PollSchedule",
+    "progress_share",
+]
 
 #: Without progress, a query is noticed no later than this share of its duration after it ends.
 LAG_SHARE = 0.25
-#: The growth of the waits per read that follows (once past ``poll_interval``).
-GROWTH = 1.0 + LAG_SHARE
+#: The wait after a read, as a share of the query's age then: a little under LAG_SHARE, so the status
+#: request's own round trip (and a start the client saw late) fit in the promise too.
+WAIT_SHARE = 0.22
+#: The growth of the waits per read (once past ``poll_interval``).
+GROWTH = 1.0 + WAIT_SHARE
 #: A predicted end is approached in steps of at most this many times the span the rate was measured over.
 EXTRAPOLATION = 2.0
 #: The first wait after a read that found the query due but not complete (doubles each time).
@@ -95,13 +107,13 @@ class PollSchedule:
         return self.poll_interval
 
     def fallback_wait(self, now: float) -> float:
-        """The wait without progress: :data:`LAG_SHARE` of the query's age at ``now``, within bounds."""
+        """The wait without progress: :data:`WAIT_SHARE` of the query's age at ``now``, within bounds."""
         if self._started_at is None:
             # The first read came one first wait after the submission at the earliest: a start no
             # earlier than the real one makes the age, and so the wait, never too long.
             self._started_at = now - self.poll_interval
         age = max(now - self._started_at, 0.0)
-        return min(max(LAG_SHARE * age, self.poll_interval), self.poll_max_interval)
+        return min(max(WAIT_SHARE * age, self.poll_interval), self.poll_max_interval)
 
     def next_wait(self, now: float, status: QueryStatus | None) -> float:
         """The wait after a status read made at ``now`` that found the query still running."""
