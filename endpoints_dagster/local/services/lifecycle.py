@@ -169,7 +169,8 @@ class Catalog:
                 "query",
             )
         version_active = fields.get("is_active", version.is_active)
-        if not version_active and fields.get("is_materialized") is True:
+        # validate_update_request judges "inactive" by the body's is_active, else the endpoint's.
+        if not fields.get("is_active", row.is_active) and fields.get("is_materialized") is True:
             raise api_errors.validation_error(
                 "Cannot enable materialization on inactive endpoint.", "is_materialized"
             )
