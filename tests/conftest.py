@@ -29,7 +29,8 @@
   test that sets latency or faults cannot leak them into the next.
 * ``local_client``: an ``httpx.Client`` on ``{url}/api/projects/{id}/`` with the key.
 * ``endpoint_factory``: ``make(query, variables={"since": "2026-01-01"}, **fields) -> name``
-  creates a uniquely named HogQL endpoint (deleted after the test).
+  creates a uniquely named HogQL endpoint (deleted after the test). Variable ids are
+  ``var-<code_name>``, or on the current server UUIDs (see ``variable_id``).
 * ``wait_until``: ``wait_until(predicate, timeout=30)`` polls until ``predicate()`` is
   truthy and returns its value (a bounded poll, never a timing assertion).
 
@@ -151,12 +152,22 @@ def current_client(current_server: LocalServer) -> Iterator[httpx.Client]:
     yield from _client(current_server)
 
 
-def hogql(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A ``HogQLQuery`` body; each variable gets the fixed id ``var-<code_name>``."""
+VARIABLE_IDS = uuid.UUID("0b6f3c1e-5a7d-4e2b-9f80-1c2d3e4f5a6b")
+
+
+def variable_id(code_name: str, dialect: str = "documented") -> str:
+    """The fixed id of a test variable: ``var-<code_name>``, or on the current dialect a UUID
+    (PostHog today refuses any other id for a variable the query uses)."""
+    return str(uuid.uuid5(VARIABLE_IDS, code_name)) if dialect == "current" else f"var-{code_name}"
+
+
+def hogql(query: str, variables: dict[str, Any] | None = None, dialect: str = "documented") -> dict[str, Any]:
+    """A ``HogQLQuery`` body; each variable gets the fixed id ``variable_id(code_name, dialect)``."""
     body: dict[str, Any] = {"kind": "HogQLQuery", "query": query}
     if variables:
+        ids = {code: variable_id(code, dialect) for code in variables}
         body["variables"] = {
-            f"var-{code}": {"variableId": f"var-{code}", "code_name": code, "value": value}
+            ids[code]: {"variableId": ids[code], "code_name": code, "value": value}
             for code, value in variables.items()
         }
     return body
@@ -165,7 +176,7 @@ def hogql(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]
 _names = itertools.count(1)
 
 
-def _factory(client: httpx.Client) -> Iterator[Callable[..., str]]:
+def _factory(client: httpx.Client, dialect: str) -> Iterator[Callable[..., str]]:
     created: list[str] = []
     run_id = uuid.uuid4().hex[:8]
 
@@ -173,7 +184,9 @@ def _factory(client: httpx.Client) -> Iterator[Callable[..., str]]:
         query: str, *, variables: dict[str, Any] | None = None, name: str | None = None, **fields: Any
     ) -> str:
         name = name or f"t_{run_id}_{next(_names)}"
-        r = client.post("endpoints/", json={"name": name, "query": hogql(query, variables), **fields})
+        r = client.post(
+            "endpoints/", json={"name": name, "query": hogql(query, variables, dialect), **fields}
+        )
         assert r.status_code == 201, r.text
         created.append(name)
         return name
@@ -184,13 +197,13 @@ def _factory(client: httpx.Client) -> Iterator[Callable[..., str]]:
 
 
 @pytest.fixture
-def endpoint_factory(local_client: httpx.Client) -> Iterator[Callable[..., str]]:
-    yield from _factory(local_client)
+def endpoint_factory(local_server: LocalServer, local_client: httpx.Client) -> Iterator[Callable[..., str]]:
+    yield from _factory(local_client, local_server.dialect)
 
 
 @pytest.fixture
 def current_factory(current_client: httpx.Client) -> Iterator[Callable[..., str]]:
-    yield from _factory(current_client)
+    yield from _factory(current_client, "current")
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@
 (:mod:`endpoints_dagster.client.dialects`); :func:`build_run_request` is the documented dialect's body.
 
 The async wait polls ``query/{id}/`` on a :class:`~endpoints_dagster.client.runs.schedule.PollSchedule`:
-growing intervals (``poll_interval``, x1.5 each time, capped at ``poll_max_interval``), timed to the
-predicted end once ``query_progress`` shows a rate, against a ``time.monotonic()`` deadline. It ends:
+waits of 22% of the query's age (at least ``poll_interval``, at most ``poll_max_interval``), timed
+to the predicted end once ``query_progress`` shows a rate, against a ``time.monotonic()`` deadline. It ends:
 
 - complete -> the final :class:`QueryStatus` (its ``results`` hold the run's answer);
 - status error -> :class:`QueryFailedError` (the query already stopped; the cancel is harmless);
@@ -100,7 +100,7 @@ def wait_for_query(
     ``redact`` cleans the server's ``error_message`` before it goes into an exception (a server that
     echoes the request's ``Authorization`` header must not put the key in an error text).
     """
-    schedule = PollSchedule(poll_interval, poll_max_interval)
+    schedule = PollSchedule(poll_interval, poll_max_interval, started_at=clock())
     interval = schedule.first_wait()
     polls = 0
     try:

@@ -25,6 +25,15 @@ PostHog source each follows (``products/endpoints/backend/``):
   ``cache_age_seconds``; endpoint bodies forbid unknown fields too.
 * Delete is soft: the endpoint is gone from every route and its name is free at once.
 * Last execution times move at most every 30 minutes (``LAST_EXECUTED_THROTTLE``).
+* A query is checked when saved (``logic/validation.py``): no ``connectionId``, it parses, every
+  ``{variables.x}`` is declared, and the ids of used variables are UUIDs (``current_checks``).
+* PATCH/PUT with a ``version`` (body, else ``?version=``) updates that version only (description,
+  is_active, materialization); a query is refused, an unknown version is a 400 (``logic/crud.py``).
+* Endpoints carry ``tags``, ``derived_from_insight``, ``current_version_id``, the version's own
+  description, ``data_freshness_seconds`` 86400 when unset (and results cached that long) and a
+  materialization block with ``saved_query_id``.
+* A ``limit``/``offset`` out of range in the body gets the URL's plain error; a materialized
+  endpoint run without one of its variables is a 400, never a run on the saved default.
 """
 
 from __future__ import annotations
@@ -34,7 +43,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from endpoints_dagster.local import api_errors, timefmt
-from endpoints_dagster.local.dialects.documented import Dialect, EndpointView, Page, RunRequest, user_json
+from endpoints_dagster.local.dialects import current_checks as checks
+from endpoints_dagster.local.dialects.documented import (
+    Dialect,
+    EndpointView,
+    Page,
+    QueryFacts,
+    RunRequest,
+    user_json,
+)
 from endpoints_dagster.local.services.stored_query import is_json_scalar_or_list
 from endpoints_dagster.local.storage.store import VersionRow
 
@@ -73,6 +90,8 @@ ENDPOINT_FIELDS = frozenset(
         "is_materialized",
         "sync_frequency",
         "data_freshness_seconds",
+        "tags",
+        "version",  # the version a PATCH/PUT aims at (read by the route, see targets_versions_on_update)
         "derived_from_insight",
     }
 )
@@ -89,20 +108,26 @@ def _refuse_extras(body: dict[str, Any], allowed: frozenset[str] | tuple[str, ..
 MAX_INT = 2**63 - 1
 
 
-def _body_int(body: dict[str, Any], name: str, minimum: int) -> int | None:
+def _body_int(body: dict[str, Any], name: str) -> int | None:
+    """A body integer as pydantic reads one (lax: numeric strings too); its range is checked later."""
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdecimal():
-        value = int(value)  # pydantic's lax mode takes numeric strings
+    if isinstance(value, str) and value.strip().lstrip("-").isdecimal():
+        value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise api_errors.validation_error("Input should be a valid integer", name)
-    if value < minimum:
-        raise api_errors.validation_error(f"Input should be greater than or equal to {minimum}", name)
-    if value > MAX_INT:  # beyond 64 bits no row, page or cache key can use it (it used to be a 500)
+    if abs(value) > MAX_INT:  # beyond 64 bits no row, page or cache key can use it (it used to be a 500)
         raise api_errors.validation_error(f"Input should be less than or equal to {MAX_INT}", name)
+    return value
+
+
+def _at_least(value: int | None, name: str, minimum: int) -> int | None:
+    """``_parse_int_param``: a body value below the minimum is refused as one in the URL would be."""
+    if value is not None and value < minimum:
+        raise api_errors.PlainError(400, {"error": f"Invalid {name} parameter: {value}"})
     return value
 
 
@@ -135,18 +160,47 @@ class CurrentDialect(Dialect):
     version_detail_route = False
     variables_attr = "variables"
     cache_field = "data_freshness_seconds"
+    # Unset freshness reads as 24 h and caches results that long (crud: DEFAULT_DATA_FRESHNESS_SECONDS).
+    default_cache_age_seconds = float(checks.DEFAULT_DATA_FRESHNESS_SECONDS)
+    targets_versions_on_update = True
+    inactive_version_attr = None  # validate_run_request raises it without a field
     last_execution_granularity_seconds = 1800.0  # LAST_EXECUTED_THROTTLE = 30 minutes
 
     # -- endpoint bodies ---------------------------------------------------------------------
     def parse_endpoint_body(self, body: dict[str, Any], *, create: bool) -> dict[str, Any]:
+        """Also ``tags`` and ``derived_from_insight`` (create only, as PostHog's crud keeps it)."""
         _refuse_extras(body, ENDPOINT_FIELDS)
-        documented = {
-            k: v for k, v in body.items() if k not in ("data_freshness_seconds", "derived_from_insight")
-        }
-        out = super().parse_endpoint_body(documented, create=create)
+        own = ("data_freshness_seconds", "derived_from_insight", "tags", "version")
+        out = super().parse_endpoint_body({k: v for k, v in body.items() if k not in own}, create=create)
         if "data_freshness_seconds" in body:
             # Stored where the documented dialect keeps cache_age_seconds: it is the same setting.
             out["cache_age_seconds"] = self._freshness(body["data_freshness_seconds"])
+        tags = checks.parse_tags(body.get("tags"))
+        if tags is not None:
+            out["tags"] = tags
+        insight = checks.parse_insight(body.get("derived_from_insight"))
+        if create and insight is not None:
+            out["derived_from_insight"] = insight
+        return out
+
+    def check_saved_query(self, query: dict[str, Any], facts: QueryFacts) -> None:
+        checks.check_saved_query(query, facts)
+
+    def check_required_variables(self, required: set[str], given: dict[str, Any]) -> None:
+        checks.check_required_variables(required, given)
+
+    def endpoint_json(self, view: EndpointView, base_url: str) -> dict[str, Any]:
+        """``_serialize``: the version's description, tags, the insight, the version's id, and the
+        materialization block of today (with its saved-query id)."""
+        out = super().endpoint_json(view, base_url)
+        row, version = view.row, view.version
+        if out["data_freshness_seconds"] is None:
+            out["data_freshness_seconds"] = checks.DEFAULT_DATA_FRESHNESS_SECONDS
+        out["description"] = version.description if version.description is not None else row.description
+        out["current_version_id"] = version.id  # the version shown (PostHog: str(version.id))
+        out["derived_from_insight"] = row.derived_from_insight
+        out["tags"] = list(row.tags)
+        out["materialization"] = checks.materialization_json(view.materialization)
         return out
 
     @staticmethod
@@ -229,8 +283,8 @@ class CurrentDialect(Dialect):
                 "Input should be a valid dictionary or instance of DashboardFilter", "filters_override"
             )
         req.filters_override = filters  # refused for HogQL endpoints in check_run, as PostHog does
-        req.limit = _body_int(body, "limit", 1)
-        req.offset = _body_int(body, "offset", 0)
+        req.limit = _body_int(body, "limit")
+        req.offset = _body_int(body, "offset")
         refresh = body.get("refresh")
         if refresh is not None:
             if refresh not in REFRESH:
@@ -248,11 +302,14 @@ class CurrentDialect(Dialect):
                     )
             req.variables_values = variables
         if body.get("version") is not None:
-            req.version = _body_int(body, "version", 0)
+            req.version = _body_int(body, "version")  # no minimum: an unknown version is a 404
         else:
             req.version = self.parse_version(query_params.get("version"))
         _refuse_extras(body, RUN_FIELDS + REFUSED_RUN_FIELDS)
         req.query_override = body.get("query_override") is not None
+        # The view checks ranges after the schema: body first, the URL only when the body has none.
+        _at_least(req.limit, "limit", 1)
+        _at_least(req.offset, "offset", 0)
         if req.limit is None:
             req.limit = _query_int(query_params, "limit", 1)
         if req.offset is None:

@@ -43,6 +43,14 @@ class EndpointView:
 
 
 @dataclass(frozen=True)
+class QueryFacts:
+    """What the engine can tell of a query about to be saved, for :meth:`Dialect.check_saved_query`."""
+
+    syntax_error: str | None  # why it does not parse, or None
+    variables: frozenset[str]  # the code names its ``{variables.x}`` placeholders use
+
+
+@dataclass(frozen=True)
 class Page:
     """Which slice of a list to answer: everything (``limit`` None) or one page of it."""
 
@@ -117,6 +125,9 @@ class Dialect:
     version_detail_route = True  # False: versions/{n}/ does not exist (404)
     variables_attr = "variables_values"  # the body field an unknown variable is blamed on
     cache_field = "cache_age_seconds"  # how the endpoint JSON names its cache setting
+    default_cache_age_seconds: float | None = None  # an unset cache age (None: the result cache's 6 h)
+    targets_versions_on_update = False  # True: PATCH/PUT with a version updates that version (PostHog today)
+    inactive_version_attr: str | None = "version"  # the field a run of an inactive version is blamed on
     last_execution_granularity_seconds = 0.0  # default of the knob: exact last execution times
 
     # -- endpoint bodies ---------------------------------------------------------------------
@@ -148,6 +159,10 @@ class Dialect:
                 )
             out["sync_frequency"] = sync_frequency
         return out
+
+    def check_saved_query(self, query: dict[str, Any], facts: QueryFacts) -> None:
+        """Refuse a query about to be saved (create, or update with a query). None here: the
+        documented dialect reports a query that does not run when it runs."""
 
     def _cache_age(self, value: Any) -> float | None:
         if value is None:
@@ -296,6 +311,10 @@ class Dialect:
             raise api_errors.validation_error(
                 "Query override is not supported for HogQL queries", "query_override"
             )
+
+    def check_required_variables(self, required: set[str], given: dict[str, Any]) -> None:
+        """Variables a run of a materialized endpoint must give (``required``: its variables; ``given``:
+        the request's). None here: the documented dialect runs missing ones on their saved values."""
 
     def _filters(self, filters: Any) -> dict[str, Any] | None:
         if filters is None:

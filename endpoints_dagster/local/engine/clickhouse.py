@@ -236,6 +236,22 @@ class Engine:
         """A whitespace-insensitive form of the query, for "did the query change?"."""
         return hogql.normalise(hogql_query)
 
+    def syntax_error(self, hogql_query: str) -> str | None:
+        """Why the query does not parse (HogQL's rules, then ClickHouse's parser), or None.
+
+        Nothing runs: variables are bound as NULL only so the statement can be parsed. Names of
+        tables, columns and functions are not resolved (that happens when the query runs).
+        """
+        try:
+            names = hogql.referenced_variables(hogql_query)
+            query = hogql.translate(hogql_query, dict.fromkeys(names), None)
+            self._guard(query.sql)
+        except hogql.HogQLError as exc:
+            return exc.message
+        except EngineQueryError as exc:
+            return exc.message
+        return None
+
     # ------------------------------------------------------------------ materialized tables
 
     def materialize(self, table: str, hogql_query: str, variables: Mapping[str, Any]) -> int:

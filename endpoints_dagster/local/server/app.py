@@ -78,7 +78,15 @@ def build_state(config: ServerConfig, binding: EngineBinding | None = None) -> S
     stats = Stats()
     runner = Runner(store, stats, knobs, workers=config.workers, estimated_rows=config.events)
     materializer = Materializer(store, binding.engine)
-    catalog = Catalog(store, auth, materializer, getattr(binding.engine, "normalise", _collapse_whitespace))
+    engine = binding.engine
+    catalog = Catalog(
+        store,
+        auth,
+        materializer,
+        getattr(engine, "normalise", _collapse_whitespace),
+        syntax_error=getattr(engine, "syntax_error", None),
+        referenced_variables=getattr(engine, "referenced_variables", None),
+    )
     runs = RunService(store, ResultCache(store), runner, binding, dialect, knobs)
     state = State(
         config,

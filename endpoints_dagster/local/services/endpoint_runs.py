@@ -3,10 +3,11 @@
 Checks run in PostHog's order: the endpoint (404 when missing or inactive, for every
 version), the version (404 with ``current_version`` / 400 inactive), the dialect's
 refusals (``Dialect.check_run``: ``query_override``; on the current dialect also
-``filters_override`` and ``direct``), then variables (400 naming unknown ones). Variable values resolve as
+``filters_override`` and ``direct``), then variables (400 naming unknown ones; on the current dialect
+also those a materialized version needs and did not get). Variable values resolve as
 ``variables_values[code_name]`` > ``variables_override[variableId].value`` > saved value.
 
-Refresh modes ("fresh" = younger than ``cache_age_seconds``, 6 h by default):
+Refresh modes ("fresh" = younger than ``cache_age_seconds``; unset, 6 h, or the dialect's default):
 ``blocking`` fresh cache else compute · ``force_blocking`` compute · ``async`` fresh
 cache else 202 and compute in the background · ``lazy_async`` the same accepting 2x the
 age · ``force_async`` always 202 · ``force_cache`` any cached result, else 200 with
@@ -89,7 +90,8 @@ class RunService:
             )
         if not version.is_active:
             raise api_errors.validation_error(
-                f"Version {version.version} is inactive and cannot be executed.", "version"
+                f"Version {version.version} is inactive and cannot be executed.",
+                self._dialect.inactive_version_attr,
             )
         return version
 
@@ -123,6 +125,9 @@ class RunService:
         self._dialect.check_run(req, materialized=mat is not None)
         values = self.resolve_variables(version, req, self._dialect.variables_attr)
         saved = {code: spec.get("value") for code, spec in saved_variables(version.query).items()}
+        if mat is not None:
+            # The same "materialized" as for refresh=direct: from the moment it is switched on.
+            self._dialect.check_required_variables(set(saved), req.variables_values)
 
         if req.client_query_id is not None and req.refresh != "force_cache":  # force_cache never waits
             existing = self._runner.find(project_id, req.client_query_id)
@@ -162,7 +167,7 @@ class RunService:
             if hit is not None and (
                 req.refresh == "force_cache"
                 or self._cache.is_fresh(
-                    hit[1], row.cache_age_seconds, factor=factor, now=timefmt.now() + clock_offset
+                    hit[1], self._cache_age(row), factor=factor, now=timefmt.now() + clock_offset
                 )
             ):
                 body = self._dialect.run_result_json(
@@ -198,6 +203,12 @@ class RunService:
         if created and spec.query_async:
             return RunAnswer(202, self._dialect.async_json(task.initial_status))
         return await self._answer_task(task, wait=not spec.query_async)
+
+    def _cache_age(self, row: EndpointRow) -> float | None:
+        """The endpoint's cache lifetime; unset, the dialect's default (None: the cache's own 6 h)."""
+        if row.cache_age_seconds is not None:
+            return row.cache_age_seconds
+        return self._dialect.default_cache_age_seconds
 
     async def _answer_task(self, task: QueryTask, *, wait: bool) -> RunAnswer:
         if wait:

@@ -78,4 +78,11 @@ CREATE INDEX IF NOT EXISTS cache_by_endpoint ON cache_entries (endpoint_id);
 
 # Columns added after the first release: (table, column, type). Added to older data folders
 # at startup, since CREATE TABLE IF NOT EXISTS leaves an existing table as it was.
-ADDED_COLUMNS = (("endpoints", "deleted_at", "REAL"),)
+ADDED_COLUMNS = (
+    ("endpoints", "deleted_at", "REAL"),
+    # PostHog today (current dialect): tags as a JSON list, the insight an endpoint came from,
+    # and a description per version (NULL: the endpoint's own, as every version had before).
+    ("endpoints", "tags", "TEXT"),
+    ("endpoints", "derived_from_insight", "TEXT"),
+    ("versions", "description", "TEXT"),
+)

@@ -56,6 +56,8 @@ class EndpointRow:
     updated_at: float
     created_by: int | None
     last_executed_at: float | None
+    tags: tuple[str, ...] = ()
+    derived_from_insight: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class VersionRow:
     is_active: bool
     created_at: float
     created_by: int | None
+    description: str | None = None  # None: the endpoint's description (versions made before it was kept)
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,9 @@ class MaterializationRow:
 
 _ENDPOINT_COLS = (
     "id, project_id, name, description, is_active, cache_age_seconds, current_version, "
-    "created_at, updated_at, created_by, last_executed_at"
+    "created_at, updated_at, created_by, last_executed_at, tags, derived_from_insight"
 )
-_VERSION_COLS = "id, endpoint_id, version, query, is_active, created_at, created_by"
+_VERSION_COLS = "id, endpoint_id, version, query, is_active, created_at, created_by, description"
 _EXECUTION_COLS = (
     "id",
     "project_id",
@@ -117,6 +120,8 @@ def _endpoint(row: tuple) -> EndpointRow:
         updated_at=row[8],
         created_by=row[9],
         last_executed_at=row[10],
+        tags=tuple(orjson.loads(row[11])) if row[11] else (),
+        derived_from_insight=row[12],
     )
 
 
@@ -129,6 +134,7 @@ def _version(row: tuple) -> VersionRow:
         is_active=bool(row[4]),
         created_at=row[5],
         created_by=row[6],
+        description=row[7],
     )
 
 
@@ -248,7 +254,8 @@ class Store:
         try:
             with self._tx() as db:
                 db.execute(
-                    f"INSERT INTO endpoints ({_ENDPOINT_COLS}) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, NULL)",
+                    f"INSERT INTO endpoints ({_ENDPOINT_COLS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, NULL, NULL, NULL)",
                     (
                         endpoint_id,
                         project_id,
@@ -262,7 +269,7 @@ class Store:
                     ),
                 )
                 db.execute(
-                    f"INSERT INTO versions ({_VERSION_COLS}) VALUES (?, ?, 1, ?, 1, ?, ?)",
+                    f"INSERT INTO versions ({_VERSION_COLS}) VALUES (?, ?, 1, ?, 1, ?, ?, NULL)",
                     (version_id, endpoint_id, orjson.dumps(query).decode(), ts, created_by),
                 )
         except sqlite3.IntegrityError as exc:
@@ -310,7 +317,10 @@ class Store:
             (*values, timefmt.now(), endpoint_id),
         )
 
-    def add_version(self, endpoint_id: str, query: dict[str, Any], created_by: int | None) -> VersionRow:
+    def add_version(
+        self, endpoint_id: str, query: dict[str, Any], created_by: int | None, description: str | None = None
+    ) -> VersionRow:
+        """A new current version; ``description`` None means "the endpoint's" (see VersionRow)."""
         ts = timefmt.now()
         with self._tx() as db:
             (latest,) = db.execute(
@@ -318,8 +328,16 @@ class Store:
             ).fetchone()
             number = int(latest or 0) + 1
             db.execute(
-                f"INSERT INTO versions ({_VERSION_COLS}) VALUES (?, ?, ?, ?, 1, ?, ?)",
-                (str(uuid.uuid4()), endpoint_id, number, orjson.dumps(query).decode(), ts, created_by),
+                f"INSERT INTO versions ({_VERSION_COLS}) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
+                (
+                    str(uuid.uuid4()),
+                    endpoint_id,
+                    number,
+                    orjson.dumps(query).decode(),
+                    ts,
+                    created_by,
+                    description,
+                ),
             )
             db.execute(
                 "UPDATE endpoints SET current_version = ?, updated_at = ? WHERE id = ?",
@@ -354,6 +372,31 @@ class Store:
             "UPDATE versions SET is_active = ? WHERE endpoint_id = ? AND version = ?",
             (int(is_active), endpoint_id, number),
         )
+
+    def set_version_description(self, endpoint_id: str, number: int, description: str | None) -> None:
+        """Give one version its own description (None: back to the endpoint's)."""
+        self._exec(
+            "UPDATE versions SET description = ? WHERE endpoint_id = ? AND version = ?",
+            (description, endpoint_id, number),
+        )
+
+    def set_endpoint_labels(
+        self,
+        endpoint_id: str,
+        *,
+        tags: tuple[str, ...] | None = None,
+        derived_from_insight: str | None = None,
+    ) -> None:
+        """Set the fields only PostHog's current API has: ``tags`` (None: unchanged) and the insight."""
+        if tags is not None:
+            self._exec(
+                "UPDATE endpoints SET tags = ? WHERE id = ?", (orjson.dumps(list(tags)).decode(), endpoint_id)
+            )
+        if derived_from_insight is not None:
+            self._exec(
+                "UPDATE endpoints SET derived_from_insight = ? WHERE id = ?",
+                (derived_from_insight, endpoint_id),
+            )
 
     def delete_endpoint(self, endpoint_id: str) -> None:
         """Hard delete; versions, materialization rows and cache entries go with it (cascade)."""

@@ -24,6 +24,7 @@ from endpoints_dagster import (
 )
 
 pytestmark = pytest.mark.integration
+VARIABLE = "5d0c1d6e-3f9b-4a6e-8d2a-7b1c9e0f4a12"  # PostHog today refuses a variable id that is not a UUID
 
 
 @pytest.fixture
@@ -201,7 +202,7 @@ def test_failed_endpoint_fails_alone_and_keeps_its_previous_materialization(
             "query": {
                 "kind": "HogQLQuery",
                 "query": "SELECT toDate({variables.day}) AS d",
-                "variables": {"v": {"variableId": "v", "code_name": "day", "value": "not a date"}},
+                "variables": {VARIABLE: {"variableId": VARIABLE, "code_name": "day", "value": "not a date"}},
             }
         },
     )

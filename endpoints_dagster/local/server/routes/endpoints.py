@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import Response
 
 from endpoints_dagster.local import api_errors, timefmt
+from endpoints_dagster.local.dialects.current_checks import parse_target_version
 from endpoints_dagster.local.dialects.documented import NAME_RE, Page
 from endpoints_dagster.local.server.auth import READ, WRITE
 from endpoints_dagster.local.server.routing import Ctx, api, json_response
+from endpoints_dagster.local.storage.store import EndpointRow
 
 SIX_MONTHS_SECONDS = 183 * 86400
 
@@ -52,9 +56,18 @@ def _version_number(raw: str) -> int:
         raise api_errors.validation_error(f"Invalid version parameter: {raw}", "version") from None
 
 
+def _endpoint_fields(ctx: Ctx, body: dict[str, Any], *, create: bool) -> dict[str, Any]:
+    """The dialect's reading of an endpoint body, with its refusals of the query to be saved."""
+    state = ctx.state
+    fields = state.dialect.parse_endpoint_body(body, create=create)
+    if "query" in fields:
+        state.dialect.check_saved_query(fields["query"], state.catalog.facts(fields["query"]))
+    return fields
+
+
 @api(WRITE)
 async def create_endpoint(ctx: Ctx) -> Response:
-    fields = ctx.state.dialect.parse_endpoint_body(await ctx.json_object(), create=True)
+    fields = _endpoint_fields(ctx, await ctx.json_object(), create=True)
     view = ctx.state.catalog.create(ctx.project_id, fields, ctx.key.user_id)
     return json_response(ctx.state.dialect.endpoint_json(view, ctx.base_url), 201)
 
@@ -78,11 +91,14 @@ async def retrieve_endpoint(ctx: Ctx) -> Response:
 
 @api(WRITE)
 async def update_endpoint(ctx: Ctx) -> Response:
-    """PATCH and PUT are both partial, as PostHog. ``?version=N`` updates that version's is_active."""
+    """PATCH and PUT are both partial, as PostHog. ``?version=N`` updates that version's is_active
+    (documented dialect); on the current one see :func:`_update_version`."""
     state = ctx.state
     row = state.catalog.get(ctx.project_id, ctx.request.path_params["name"])
     body = await ctx.json_object(allow_empty=True)
     version_param = ctx.request.query_params.get("version")
+    if state.dialect.targets_versions_on_update:
+        return _update_version(ctx, row, body, version_param)
     if version_param is not None:
         number = _version_number(version_param)
         version = state.store.get_version(row.id, number)
@@ -97,9 +113,23 @@ async def update_endpoint(ctx: Ctx) -> Response:
         return json_response(
             state.dialect.version_json(version, state.catalog.view(row, version), ctx.base_url)
         )
-    fields = state.dialect.parse_endpoint_body(body, create=False)
+    fields = _endpoint_fields(ctx, body, create=False)
     view = state.catalog.update(row, fields, ctx.key.user_id)
     return json_response(state.dialect.endpoint_json(view, ctx.base_url))
+
+
+def _update_version(ctx: Ctx, row: EndpointRow, body: dict[str, Any], version_param: str | None) -> Response:
+    """PostHog today: the version comes from the body, else the URL, and is parsed first; the body
+    is validated next; then an update aimed at a version answers that version, another the endpoint."""
+    state = ctx.state
+    raw = body.get("version")
+    number = parse_target_version(raw if raw is not None else version_param)
+    fields = _endpoint_fields(ctx, body, create=False)
+    if number is None:
+        view = state.catalog.update(row, fields, ctx.key.user_id)
+        return json_response(state.dialect.endpoint_json(view, ctx.base_url))
+    view = state.catalog.update_version(row, number, fields, ctx.key.user_id)
+    return json_response(state.dialect.version_json(view.version, view, ctx.base_url))
 
 
 @api(WRITE)
