@@ -135,7 +135,7 @@ def test_progress_without_estimate():
 
 
 def test_fanout_runs_jobs_at_once_and_reports_errors():
-    barrier = threading.Barrier(3, timeout=10)  # all three must be running at the same time
+    barrier = threading.Barrier(3, timeout=120)  # all three must be running at the same time
 
     def work(job, cancel, log_line):
         barrier.wait()
@@ -154,7 +154,7 @@ def test_fanout_runs_jobs_at_once_and_reports_errors():
 
 def test_fanout_cancels_every_worker_when_interrupted():
     """An interrupt of the calling thread (a terminated run) reaches every running worker."""
-    started = threading.Barrier(3, timeout=10)
+    started = threading.Barrier(3, timeout=120)
     cancelled: list[str] = []
 
     def work(job, cancel, log_line):
