@@ -92,7 +92,8 @@ class EndpointsClient:
         retry_initial_wait / retry_max_wait: first and largest backoff between retries (a server's
             own hint, Retry-After or "Expected available in N seconds", is honoured as given).
         poll_interval / poll_max_interval: first and largest wait between async status polls.
-        run_timeout: default deadline of one ``run_endpoint`` call, paging and polling included.
+        run_timeout: default deadline of one ``run_endpoint`` call, paging, polling and reading each
+            response body included; it also bounds a whole list (``list_endpoints``, ``list_versions``).
         max_rows: default guard on rows per run (``None``: no guard).
         page_size: rows asked per page when paging (at most 50,000).
         api_dialect: ``"auto"`` (default: learn it from the server's answers), ``"documented"`` (the
@@ -237,10 +238,15 @@ class EndpointsClient:
             params["is_active"] = "true" if is_active else "false"
         if created_by is not None:
             params["created_by"] = int(created_by)
+        deadline = self._clock() + self.run_timeout
         items, first = collect_pages(
-            lambda page: self._http.json(Request("GET", self._base(), "list", params=page)),
+            lambda page: self._http.json(
+                Request("GET", self._base(), "list", params=page, deadline=deadline)
+            ),
             params,
             what="the project's endpoints",
+            deadline=deadline,
+            clock=self._clock,
         )
         self._dialects.observe(evidence_of_list(first), "its list of endpoints is written in it")
         return [endpoint_from_api(item) for item in items]
@@ -386,13 +392,16 @@ class EndpointsClient:
     def list_versions(self, name: str) -> list[EndpointVersion]:
         """Every version of an endpoint, newest first (paginated answers followed to the end)."""
         path = self._path(name, "versions")
+        deadline = self._clock() + self.run_timeout
         items, first = collect_pages(
             lambda page: self._http.json(
-                Request("GET", path, "list versions of", endpoint=name, params=page)
+                Request("GET", path, "list versions of", endpoint=name, params=page, deadline=deadline)
             ),
             {},
             what=f"the versions of endpoint {name!r}",
             endpoint=name,
+            deadline=deadline,
+            clock=self._clock,
         )
         self._dialects.observe(
             evidence_of_versions(first), f"the versions of endpoint {name!r} are written in it"

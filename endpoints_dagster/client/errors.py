@@ -56,7 +56,10 @@ class PostHogEndpointsError(Exception):
             ``detail`` from ``{"error": ...}``).
         request_method / request_url: the request that failed (the URL never holds the key).
         attempts: how many times the request was sent before giving up.
+        elapsed: seconds the last attempt's request was open before it failed, when one was sent.
     """
+
+    elapsed: float | None = None
 
     def __init__(
         self,
@@ -164,13 +167,25 @@ class QueryFailedError(PostHogEndpointsError):
 
 
 class QueryTimeoutError(PostHogEndpointsError):
-    """The run did not finish before its deadline (``timeout`` seconds); the query was cancelled."""
+    """The run did not finish before its deadline (``timeout`` seconds); the query was cancelled.
 
-    def __init__(self, *, endpoint: str | None, query_id: str | None, timeout: float, **kwargs: Any) -> None:
+    ``progress`` says how far a paged run got ("after 12 pages (600,000 rows)").
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | None,
+        query_id: str | None,
+        timeout: float,
+        progress: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         what = f"endpoint {endpoint!r}" if endpoint else f"query {query_id!r}"
         qid = f" (query id {query_id}, cancelled)" if query_id else ""
+        done = f", {progress}" if progress else ""  # e.g. "after 12 pages (600,000 rows)"
         super().__init__(
-            f"Running {what} did not finish within {timeout:g} s{qid}. Raise the deadline with "
+            f"Running {what} did not finish within {timeout:g} s{qid}{done}. Raise the deadline with "
             "run_endpoint(..., timeout=SECONDS) or the client's run_timeout, or make the query cheaper "
             "(materialize the endpoint or narrow its variables).",
             endpoint=endpoint,
@@ -178,6 +193,7 @@ class QueryTimeoutError(PostHogEndpointsError):
         )
         self.query_id = query_id
         self.timeout = timeout
+        self.progress = progress
 
 
 class QueryCancelledError(PostHogEndpointsError):

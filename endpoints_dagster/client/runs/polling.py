@@ -94,11 +94,13 @@ def wait_for_query(
     logger: logging.Logger,
     on_progress: Callable[[QueryStatus], None] | None = None,
     redact: Callable[[str], str] = str,
+    progress: str | None = None,
 ) -> QueryStatus:
     """Poll until the query completes; see the module docstring for every other ending.
 
     ``redact`` cleans the server's ``error_message`` before it goes into an exception (a server that
     echoes the request's ``Authorization`` header must not put the key in an error text).
+    ``progress`` is how far the run had got before this query (a later page), said on timeout.
     """
     schedule = PollSchedule(poll_interval, poll_max_interval)
     interval = schedule.first_wait()
@@ -107,14 +109,18 @@ def wait_for_query(
         while True:
             remaining = deadline - clock()
             if remaining <= 0:
-                raise QueryTimeoutError(endpoint=endpoint, query_id=query_id, timeout=timeout)
+                raise QueryTimeoutError(
+                    endpoint=endpoint, query_id=query_id, timeout=timeout, progress=progress
+                )
             if wait(min(interval, remaining)):
                 raise QueryCancelledError(endpoint=endpoint, query_id=query_id)
             try:
                 status = get_status(query_id)
             except PostHogEndpointsError as exc:
                 if clock() >= deadline:  # the poll failed because time ran out: that is a timeout
-                    raise QueryTimeoutError(endpoint=endpoint, query_id=query_id, timeout=timeout) from exc
+                    raise QueryTimeoutError(
+                        endpoint=endpoint, query_id=query_id, timeout=timeout, progress=progress
+                    ) from exc
                 raise
             polls += 1
             if on_progress is not None:
@@ -166,6 +172,8 @@ class Runner:
         self.server_durations: list[float] = []
         # The query the run is waiting on now (each page is its own query): what a cancel must stop.
         self.active_query_id: str | None = None
+        # How far paging got ("after 3 pages (150,000 rows)"), said by a timeout during a later page.
+        self.progress: str | None = None
 
     # -- waiting ---------------------------------------------------------------------------------
 
@@ -223,7 +231,9 @@ class Runner:
                     self._cancel_quietly(query_id, "the run request failed")
                 raise
             self._cancel_quietly(query_id, "the run timed out")
-            raise QueryTimeoutError(endpoint=self.name, query_id=query_id, timeout=self.timeout) from exc
+            raise QueryTimeoutError(
+                endpoint=self.name, query_id=query_id, timeout=self.timeout, progress=self.progress
+            ) from exc
         except ServerError as exc:
             if exc.status_code in AMBIGUOUS_STATUSES:  # a gateway gave up; the query may still run behind it
                 self._cancel_quietly(query_id, "the run request failed")
@@ -286,6 +296,7 @@ class Runner:
             logger=client._logger,
             on_progress=self.on_progress,
             redact=self._redact,
+            progress=self.progress,
         )
 
     # -- the whole run ---------------------------------------------------------------------------
@@ -385,8 +396,11 @@ class Runner:
                     break
                 if cap is not None and fetched >= cap and said:
                     raise TooManyRowsError(endpoint=self.name, rows_at_least=fetched + 1, max_rows=cap)
+                self.progress = f"after {pages:,} pages ({fetched:,} rows)"
                 if self.client._clock() >= self.deadline:
-                    raise QueryTimeoutError(endpoint=self.name, query_id=None, timeout=self.timeout)
+                    raise QueryTimeoutError(
+                        endpoint=self.name, query_id=None, timeout=self.timeout, progress=self.progress
+                    )
                 page_offset = start + fetched
                 bound = None if cap is None else cap + server.probe_rows - fetched
                 size = _page_size(page_size, None if want is None else want - fetched, bound)
