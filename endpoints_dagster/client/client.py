@@ -94,6 +94,11 @@ class EndpointsClient:
         poll_interval / poll_max_interval: first and largest wait between async status polls.
         run_timeout: default deadline of one ``run_endpoint`` call, paging, polling and reading each
             response body included; it also bounds a whole list (``list_endpoints``, ``list_versions``).
+        gateway_timeout: seconds after which PostHog's gateway cuts a synchronous request (about 60 s;
+            ``None``: no gateway). A 502/503/504 or dropped connection once a run was open for
+            ``GATEWAY_SHARE`` (0.9) x this is the endpoint outgrowing synchronous runs, not a blip:
+            it is retried once, the query cancelled, and :class:`GatewayTimeoutError` says to
+            materialize the endpoint or narrow it.
         max_rows: default guard on rows per run (``None``: no guard).
         page_size: rows asked per page when paging (at most 50,000).
         api_dialect: ``"auto"`` (default: learn it from the server's answers), ``"documented"`` (the
@@ -117,6 +122,7 @@ class EndpointsClient:
         poll_interval: float = 0.2,
         poll_max_interval: float = 5.0,
         run_timeout: float = 1800.0,
+        gateway_timeout: float | None = 60.0,
         max_rows: int | None = 1_000_000,
         page_size: int = 50_000,
         api_dialect: str = "auto",
@@ -135,6 +141,9 @@ class EndpointsClient:
             self.poll_interval, check_seconds("poll_max_interval", poll_max_interval)
         )
         self.run_timeout = check_seconds("run_timeout", run_timeout)
+        self.gateway_timeout = (
+            None if gateway_timeout is None else check_seconds("gateway_timeout", gateway_timeout)
+        )
         self.max_retries = check_int("max_retries", max_retries, 0)
         self.max_rows = None if max_rows is None else check_int("max_rows (None for no guard)", max_rows, 1)
         self.page_size = check_int("page_size", page_size, 1, MAX_PAGE_SIZE)

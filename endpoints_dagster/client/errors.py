@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "AuthenticationError",
     "EndpointNotFoundError",
+    "GatewayTimeoutError",
     "InvalidEndpointNameError",
     "InvalidRequestError",
     "PaginationError",
@@ -194,6 +195,46 @@ class QueryTimeoutError(PostHogEndpointsError):
         self.query_id = query_id
         self.timeout = timeout
         self.progress = progress
+
+
+class GatewayTimeoutError(QueryTimeoutError):
+    """PostHog's gateway cut a synchronous run at its limit (about 60 s): the endpoint is too heavy to
+    run synchronously. ``elapsed`` is how long the last attempt was open, ``attempts`` how many were
+    sent (at most two); the query was cancelled by its ``client_query_id``.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        query_id: str | None,
+        elapsed: float,
+        attempts: int,
+        status_code: int | None,
+        **kwargs: Any,
+    ) -> None:
+        how = f"answered {status_code}" if status_code else "dropped the connection"
+        qid = f" The query (id {query_id}) was cancelled." if query_id else ""
+        PostHogEndpointsError.__init__(
+            self,
+            f"Endpoint {endpoint!r} ran longer than PostHog's synchronous limit: the gateway {how} after "
+            f"{elapsed:.0f} s, on {attempts} attempt(s).{qid} PostHog runs endpoints synchronously behind a "
+            "gateway that stops a request at about 60 s, so retrying does not help. Materialize the endpoint "
+            f"so runs read a precomputed table: client.update_endpoint({endpoint!r}, is_materialized=True), "
+            "or EndpointSpec(..., materialize=True) / `materialize: true` in the component YAML. Or narrow "
+            "each run with variables or partitions so it finishes within the limit.",
+            endpoint=endpoint,
+            status_code=status_code,
+            **kwargs,
+        )
+        self.query_id = query_id
+        self.timeout = elapsed
+        self.progress = None
+        self.elapsed = elapsed
+        self.attempts = attempts
+
+    def __str__(self) -> str:  # the message already counts the attempts
+        return self.message
 
 
 class QueryCancelledError(PostHogEndpointsError):

@@ -67,6 +67,7 @@ class Request:
     is_run: bool = False
     deadline: float | None = None
     timeout: float | None = None
+    gateway_timeout: float | None = None  # tells a gateway's cut from a blip (runs only)
     reconcile: Callable[[PostHogEndpointsError], tuple[bool, Any]] | None = None
     sleep: Callable[[float], Any] | None = None
 
@@ -438,6 +439,7 @@ class HttpSession:
             reconcile=reconcile,
             deadline=request.deadline,
             sleep=request.sleep,
+            gateway_timeout=request.gateway_timeout,
         )
 
     def send(self, request: Request) -> httpx.Response:

@@ -120,6 +120,10 @@ class ConnectionArgs(dg.Model):
     run_timeout: Optional[Union[float, str]] = Field(
         default=None, description="Seconds one endpoint run may take."
     )
+    gateway_timeout: Optional[Union[float, str]] = Field(
+        default=None,
+        description="Seconds after which PostHog's gateway cuts a synchronous run (60); see the resource.",
+    )
     max_rows: Optional[Union[int, str]] = Field(default=None, description="Refuse results larger than this.")
     page_size: Optional[Union[int, str]] = Field(default=None, description="Rows per page when paging.")
     api_dialect: Optional[Literal["auto", "documented", "current"]] = Field(

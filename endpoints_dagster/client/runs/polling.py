@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from endpoints_dagster.client.errors import (
+    GatewayTimeoutError,
     InvalidRequestError,
     PaginationError,
     PostHogConnectionError,
@@ -40,7 +41,7 @@ from endpoints_dagster.client.errors import (
 from endpoints_dagster.client.http import Request
 from endpoints_dagster.client.models import QueryStatus, RunResult
 from endpoints_dagster.client.names import check_int
-from endpoints_dagster.client.retry import AMBIGUOUS_STATUSES
+from endpoints_dagster.client.retry import AMBIGUOUS_STATUSES, is_gateway_cut
 from endpoints_dagster.client.runs.args import RunArgs
 from endpoints_dagster.client.runs.pages import PageCollector, paused_gc
 from endpoints_dagster.client.runs.schedule import GROWTH, PollSchedule
@@ -215,6 +216,7 @@ class Runner:
             is_run=True,
             deadline=self.deadline,
             sleep=self._backoff_sleep(query_id),
+            gateway_timeout=client.gateway_timeout,
         )
         # Set before the check: a cancel arriving after it finds this id, one before it sends nothing.
         self.active_query_id = query_id
@@ -227,6 +229,7 @@ class Runner:
             raise
         except PostHogConnectionError as exc:
             if client._clock() < self.deadline:
+                self._raise_if_gateway_cut(exc, query_id)
                 if exc.request_sent:  # given up on, but PostHog may still be computing it
                     self._cancel_quietly(query_id, "the run request failed")
                 raise
@@ -235,6 +238,7 @@ class Runner:
                 endpoint=self.name, query_id=query_id, timeout=self.timeout, progress=self.progress
             ) from exc
         except ServerError as exc:
+            self._raise_if_gateway_cut(exc, query_id)
             if exc.status_code in AMBIGUOUS_STATUSES:  # a gateway gave up; the query may still run behind it
                 self._cancel_quietly(query_id, "the run request failed")
             raise
@@ -275,6 +279,19 @@ class Runner:
         if status is not None and "columns" not in data and isinstance(status.get("results"), dict):
             return status["results"], status.get("id") or query_id
         return data, query_id
+
+    def _raise_if_gateway_cut(self, exc: PostHogEndpointsError, query_id: str | None) -> None:
+        """A run the gateway cut at its limit (twice, or once when no retry was left): cancel, explain."""
+        if not is_gateway_cut(exc, self.client.gateway_timeout):
+            return
+        self._cancel_quietly(query_id, "PostHog's gateway cut the run at its limit")
+        raise GatewayTimeoutError(
+            endpoint=self.name,
+            query_id=query_id,
+            elapsed=exc.elapsed or 0.0,
+            attempts=exc.attempts,
+            status_code=exc.status_code,
+        ) from exc
 
     def _wait_for(self, query_id: str) -> QueryStatus:
         client = self.client
