@@ -104,6 +104,10 @@ class EndpointSpec:
         key: An explicit asset key; otherwise the translator decides (`["posthog", name]`).
         group_name: An explicit group; otherwise the translator decides.
         metadata: Extra definition metadata for the asset.
+        materialize: Ask PostHog to materialize the endpoint (turned on before each run if it is
+            off; nothing is sent when it is on): runs then read a precomputed table instead of
+            computing the query, for endpoints too heavy for PostHog's synchronous limit (about
+            60 s). The data is as fresh as the last materialization (see docs/heavy-endpoints.md).
 
     Example:
         .. code-block:: python
@@ -127,6 +131,7 @@ class EndpointSpec:
     key: Optional[dg.AssetKey] = None
     group_name: Optional[str] = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    materialize: bool = False
 
     def __post_init__(self) -> None:
         # The contract's name rule, checked when a spec is made so that a bad name fails when the

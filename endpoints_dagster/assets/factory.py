@@ -24,6 +24,7 @@ from endpoints_dagster.metadata import (
     column_schema,
     drift_check_result,
     materialization_metadata,
+    materialized_metadata,
     previous_schema,
     recorded_schemas,
 )
@@ -241,8 +242,9 @@ def _materialize(
 
         def work(
             item: _Planned, cancel: threading.Event, log_line: Callable[[str], None]
-        ) -> tuple[RunResult, pd.DataFrame]:
+        ) -> tuple[RunResult, pd.DataFrame, dict[str, Any]]:
             spec = item.spec
+            endpoint = client.ensure_materialized(spec.name) if spec.materialize else None
             log_line(
                 f"running endpoint '{spec.name}' (refresh={spec.refresh}, variables={variables[item.key]})"
             )
@@ -255,7 +257,7 @@ def _materialize(
                 cancel_event=cancel,
             )
             # Converted here, so that rows that cannot become a frame fail this endpoint only.
-            return result, result.to_pandas()
+            return result, result.to_pandas(), materialized_metadata(result, endpoint)
 
         context.log.info(
             f"materializing {len(selected)} PostHog endpoint(s), up to {max_concurrency} at once"
@@ -269,7 +271,7 @@ def _materialize(
                 failures.append((item, outcome.error))
                 context.log.error(f"endpoint '{item.spec.name}' failed: {outcome.error}")
                 continue
-            result, frame = outcome.result
+            result, frame, materialized = outcome.result
             schema = column_schema(result)
             check_results = []
             if schema_checks and dg.AssetCheckKey(item.key, SCHEMA_CHECK_NAME) in selected_checks:
@@ -283,6 +285,7 @@ def _materialize(
                 refresh=item.spec.refresh,
                 ui_url=client.ui_url_for(item.spec.name),
             )
+            metadata.update(materialized)
             context.log.info(
                 f"endpoint '{item.spec.name}' returned {len(frame):,} rows x {len(frame.columns)} columns"
                 + (" (cached)" if result.is_cached else "")

@@ -379,6 +379,17 @@ class EndpointsClient:
 
         return self._write(name, request)
 
+    def ensure_materialized(self, name: str) -> Endpoint:
+        """Turn materialization on for an endpoint unless it already is (idempotent: one read, and a
+        PATCH only when it is off). PostHog then builds the table in the background; runs read it
+        once it is built. ``materialization`` of the answer says its status.
+        """
+        endpoint = self.get_endpoint(name)
+        if endpoint.is_materialized:
+            return endpoint
+        self._logger.info("turning materialization on for endpoint %r", name)
+        return self.update_endpoint(name, is_materialized=True)
+
     def delete_endpoint(self, name: str) -> None:
         """Delete an endpoint. After an ambiguous failure, a 404 on read-back counts as deleted.
 

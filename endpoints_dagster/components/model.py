@@ -284,6 +284,8 @@ class EndpointOverrideArgs(Resolvable):
     description: Optional[str] = None
     refresh: Optional[RefreshMode] = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Ask PostHog to materialize the endpoint (heavy endpoints: see docs/heavy-endpoints.md).
+    materialize: Optional[bool] = None
 
     def to_override(self, name: str) -> EndpointOverride:
         where = f"endpoints.{name}"
@@ -315,6 +317,7 @@ class EndpointOverrideArgs(Resolvable):
             description=self.description,
             refresh=self.refresh,
             metadata=dict(self.metadata or {}),
+            materialize=self.materialize,
         )
 
 

@@ -112,3 +112,18 @@ def test_the_threshold_is_configurable_and_none_turns_it_off(api, fake_time, can
         off.run_endpoint("daily_signups", variables={"since": "x"})
     assert not isinstance(info.value, GatewayTimeoutError) and run.call_count == 1 + off.max_retries
     off.close()
+
+
+def test_on_posthog_today_a_run_request_is_waited_for_past_the_gateway_limit(api, fake_time):
+    seen: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"]["read"])
+        return httpx.Response(200, json=run_json([["2026-01-01", 1]]))
+
+    api.post(RUN).mock(side_effect=answer)
+    api.get(RUN).mock(side_effect=answer)
+    for dialect, expected in (("current", 65.0), ("documented", 30.0)):
+        with make_client(fake_time, api_dialect=dialect, request_timeout=30.0, run_timeout=1800.0) as c:
+            c.run_endpoint("daily_signups", variables={"since": "x"})
+        assert seen.pop() == expected, dialect

@@ -92,3 +92,48 @@ def test_a_materialized_endpoint_answers_within_the_limit(
     result = client.run_endpoint(name, refresh="force_blocking")
     assert result.endpoint_materialized and result.results == [[0], [1], [2]]
     assert current_control.request_count(RUN_ROUTE) == 1
+
+
+def test_ensure_materialized_is_idempotent(client, current_factory, current_control):
+    name = current_factory("SELECT number AS n FROM numbers(3)")
+    assert client.ensure_materialized(name).is_materialized
+    assert client.ensure_materialized(name).is_materialized
+    assert current_control.request_count("PATCH /api/projects/{project_id}/endpoints/{name}/") == 1
+
+
+def test_an_asset_asking_for_materialization_turns_it_on_and_then_reads_the_table(
+    current_server, current_client, current_factory, current_control, wait_until
+):
+    import dagster as dg
+
+    from endpoints_dagster import EndpointSpec, PostHogEndpointsResource, build_endpoint_assets
+
+    name = current_factory("SELECT number AS n FROM numbers(3)")
+    posthog = PostHogEndpointsResource(
+        host=current_server.url,
+        project_id=str(current_server.project_id),
+        personal_api_key=current_server.api_key,
+        api_dialect="current",
+        gateway_timeout=GATEWAY,
+    )
+    assets = build_endpoint_assets([EndpointSpec(name, refresh="force", materialize=True)])
+
+    def metadata_of_a_run() -> dict:
+        result = dg.materialize(assets, resources={"posthog": posthog})
+        [event] = result.get_asset_materialization_events()
+        return event.materialization.metadata
+
+    assert "posthog/materialized" in metadata_of_a_run()  # the first run turned materialization on
+    assert current_client.get(f"endpoints/{name}/").json()["is_materialized"] is True
+    wait_until(
+        lambda: (
+            current_client.get(f"endpoints/{name}/").json()["materialization"].get("status") == "Completed"
+        )
+    )
+    # Heavy now (30 s per computation, the gateway cuts at 1 s), yet the table answers in time.
+    current_control.set_knobs(gateway_timeout_seconds=GATEWAY, latency_by_endpoint={name: 30})
+    metadata = metadata_of_a_run()
+    assert metadata["posthog/materialized"].value is True
+    assert metadata["posthog/materialization_status"].value == "Completed"
+    assert "posthog/last_materialized_at" in metadata
+    assert current_control.request_count("PATCH /api/projects/{project_id}/endpoints/{name}/") == 1

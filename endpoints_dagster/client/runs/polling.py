@@ -146,6 +146,9 @@ def wait_for_query(
         raise
 
 
+GATEWAY_GRACE = 5.0  # seconds past the gateway's limit a synchronous run request is waited for
+
+
 def _page_size(*bounds: int | None) -> int:
     return min(bound for bound in bounds if bound is not None)
 
@@ -217,6 +220,7 @@ class Runner:
             deadline=self.deadline,
             sleep=self._backoff_sleep(query_id),
             gateway_timeout=client.gateway_timeout,
+            timeout=self._run_request_timeout(),
         )
         # Set before the check: a cancel arriving after it finds this id, one before it sends nothing.
         self.active_query_id = query_id
@@ -279,6 +283,15 @@ class Runner:
         if status is not None and "columns" not in data and isinstance(status.get("results"), dict):
             return status["results"], status.get("id") or query_id
         return data, query_id
+
+    def _run_request_timeout(self) -> float | None:
+        """PostHog today answers every run synchronously, within its gateway's limit: a shorter
+        ``request_timeout`` would abandon (and resend) runs it is about to answer. Else the default."""
+        limit: float | None = self.client.gateway_timeout
+        own: float = self.client.request_timeout
+        if limit is None or self.dialects.active.name != "current":
+            return None
+        return max(own, limit + GATEWAY_GRACE)
 
     def _raise_if_gateway_cut(self, exc: PostHogEndpointsError, query_id: str | None) -> None:
         """A run the gateway cut at its limit (twice, or once when no retry was left): cancel, explain."""
