@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real imports
     from endpoints_dagster.client.errors import (
         AuthenticationError,
         EndpointNotFoundError,
+        GatewayTimeoutError,
         InvalidEndpointNameError,
         InvalidRequestError,
         PaginationError,

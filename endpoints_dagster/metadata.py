@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from endpoints_dagster.as_code.deploy import Deployment
-from endpoints_dagster.client.models import RunResult
+from endpoints_dagster.client.models import Endpoint, RunResult, parse_datetime
 
 PREVIEW_ROWS = 10
 MIN_PREVIEW_ROWS = 3
@@ -86,6 +86,21 @@ def materialization_metadata(
         metadata["posthog/last_refresh"] = dg.MetadataValue.timestamp(result.last_refresh)
     if ui_url:
         metadata["posthog/url"] = dg.MetadataValue.url(ui_url)
+    return metadata
+
+
+def materialized_metadata(result: RunResult, endpoint: Optional[Endpoint]) -> dict[str, Any]:
+    """`posthog/materialized` (whether the run read the materialized table) and when it was built,
+    for runs of endpoints asked to be materialized or that read a table; empty otherwise."""
+    if endpoint is None and not result.endpoint_materialized:
+        return {}
+    metadata: dict[str, Any] = {"posthog/materialized": dg.MetadataValue.bool(result.endpoint_materialized)}
+    state = (endpoint.materialization if endpoint is not None else None) or {}
+    if state.get("status"):
+        metadata["posthog/materialization_status"] = str(state["status"])
+    built = parse_datetime(result.raw.get("endpoint_materialized_at") or state.get("last_materialized_at"))
+    if built is not None:
+        metadata["posthog/last_materialized_at"] = dg.MetadataValue.timestamp(built)
     return metadata
 
 

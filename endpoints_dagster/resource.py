@@ -93,6 +93,16 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
             "query is cancelled in PostHog and the run fails."
         ),
     )
+    gateway_timeout: Optional[float] = Field(
+        default=60.0,
+        description=(
+            "Seconds after which PostHog's gateway cuts a synchronous request (about 60 s). A 502/503/504 "
+            "or dropped connection once a run was open for 0.9 x this is the endpoint outgrowing "
+            "synchronous runs, not a blip: it is retried once, the query is cancelled, and the run fails "
+            "saying to materialize the endpoint or narrow it. Quicker failures are retried as usual. "
+            "None: no gateway (e.g. a self-hosted PostHog without one)."
+        ),
+    )
     max_rows: Optional[int] = Field(
         default=1_000_000,
         description=(
@@ -139,6 +149,7 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
             poll_interval=self.poll_interval,
             poll_max_interval=self.poll_max_interval,
             run_timeout=self.run_timeout,
+            gateway_timeout=self.gateway_timeout,
             max_rows=self.max_rows,
             page_size=self.page_size,
             api_dialect=self.api_dialect,

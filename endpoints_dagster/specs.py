@@ -108,6 +108,10 @@ class EndpointSpec:
         source: The endpoint file this endpoint is deployed from (see `load_endpoint_file_specs`):
             the asset's code version is the file's, and materializing deploys the file first,
             then runs the version it deployed.
+        materialize: Ask PostHog to materialize the endpoint (turned on before each run if it is
+            off; nothing is sent when it is on): runs then read a precomputed table instead of
+            computing the query, for endpoints too heavy for PostHog's synchronous limit (about
+            60 s). The data is as fresh as the last materialization (see docs/heavy-endpoints.md).
 
     Example:
         .. code-block:: python
@@ -132,6 +136,7 @@ class EndpointSpec:
     group_name: Optional[str] = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     source: Optional[EndpointFile] = None
+    materialize: bool = False
 
     def __post_init__(self) -> None:
         # The contract's name rule, checked when a spec is made so that a bad name fails when the

@@ -49,6 +49,8 @@ class PostHogEndpointsTranslator:
         metadata: dict[str, object] = {"posthog/endpoint": endpoint.name, "posthog/refresh": endpoint.refresh}
         if endpoint.version is not None:
             metadata["posthog/pinned_version"] = endpoint.version
+        if endpoint.materialize:  # runs ensure PostHog materializes it (heavy endpoints)
+            metadata["posthog/materialize"] = True
         if endpoint.variables:
             metadata["posthog/variables"] = dg.MetadataValue.json(_jsonable(endpoint.variables))
         if endpoint.saved_variables:

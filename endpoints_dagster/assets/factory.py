@@ -26,6 +26,7 @@ from endpoints_dagster.metadata import (
     deployment_metadata,
     drift_check_result,
     materialization_metadata,
+    materialized_metadata,
     previous_schema,
     recorded_schemas,
 )
@@ -243,12 +244,13 @@ def _materialize(
 
         def work(
             item: _Planned, cancel: threading.Event, log_line: Callable[[str], None]
-        ) -> tuple[RunResult, pd.DataFrame, Optional[Deployment]]:
+        ) -> tuple[RunResult, pd.DataFrame, Optional[Deployment], dict[str, Any]]:
             spec = item.spec
             # A file-backed endpoint is deployed first, then the version deployed is the one run.
             deployment = deploy_endpoint_file(spec.source, client) if spec.source is not None else None
             if deployment is not None:
                 log_line(deployment.summary)
+            endpoint = client.ensure_materialized(spec.name) if spec.materialize else None
             log_line(
                 f"running endpoint '{spec.name}' (refresh={spec.refresh}, variables={variables[item.key]})"
             )
@@ -261,7 +263,7 @@ def _materialize(
                 cancel_event=cancel,
             )
             # Converted here, so that rows that cannot become a frame fail this endpoint only.
-            return result, result.to_pandas(), deployment
+            return result, result.to_pandas(), deployment, materialized_metadata(result, endpoint)
 
         context.log.info(
             f"materializing {len(selected)} PostHog endpoint(s), up to {max_concurrency} at once"
@@ -275,7 +277,7 @@ def _materialize(
                 failures.append((item, outcome.error))
                 context.log.error(f"endpoint '{item.spec.name}' failed: {outcome.error}")
                 continue
-            result, frame, deployment = outcome.result
+            result, frame, deployment, materialized = outcome.result
             schema = column_schema(result)
             check_results = []
             if schema_checks and dg.AssetCheckKey(item.key, SCHEMA_CHECK_NAME) in selected_checks:
@@ -291,6 +293,7 @@ def _materialize(
             )
             if deployment is not None:
                 metadata.update(deployment_metadata(deployment))
+            metadata.update(materialized)
             context.log.info(
                 f"endpoint '{item.spec.name}' returned {len(frame):,} rows x {len(frame.columns)} columns"
                 + (" (cached)" if result.is_cached else "")

@@ -92,7 +92,13 @@ class EndpointsClient:
         retry_initial_wait / retry_max_wait: first and largest backoff between retries (a server's
             own hint, Retry-After or "Expected available in N seconds", is honoured as given).
         poll_interval / poll_max_interval: first and largest wait between async status polls.
-        run_timeout: default deadline of one ``run_endpoint`` call, paging and polling included.
+        run_timeout: default deadline of one ``run_endpoint`` call, paging, polling and reading each
+            response body included; it also bounds a whole list (``list_endpoints``, ``list_versions``).
+        gateway_timeout: seconds after which PostHog's gateway cuts a synchronous request (about 60 s;
+            ``None``: no gateway). A 502/503/504 or dropped connection once a run was open for
+            ``GATEWAY_SHARE`` (0.9) x this is the endpoint outgrowing synchronous runs, not a blip:
+            it is retried once, the query cancelled, and :class:`GatewayTimeoutError` says to
+            materialize the endpoint or narrow it.
         max_rows: default guard on rows per run (``None``: no guard).
         page_size: rows asked per page when paging (at most 50,000).
         api_dialect: ``"auto"`` (default: learn it from the server's answers), ``"documented"`` (the
@@ -116,6 +122,7 @@ class EndpointsClient:
         poll_interval: float = 0.2,
         poll_max_interval: float = 5.0,
         run_timeout: float = 1800.0,
+        gateway_timeout: float | None = 60.0,
         max_rows: int | None = 1_000_000,
         page_size: int = 50_000,
         api_dialect: str = "auto",
@@ -134,6 +141,9 @@ class EndpointsClient:
             self.poll_interval, check_seconds("poll_max_interval", poll_max_interval)
         )
         self.run_timeout = check_seconds("run_timeout", run_timeout)
+        self.gateway_timeout = (
+            None if gateway_timeout is None else check_seconds("gateway_timeout", gateway_timeout)
+        )
         self.max_retries = check_int("max_retries", max_retries, 0)
         self.max_rows = None if max_rows is None else check_int("max_rows (None for no guard)", max_rows, 1)
         self.page_size = check_int("page_size", page_size, 1, MAX_PAGE_SIZE)
@@ -237,10 +247,15 @@ class EndpointsClient:
             params["is_active"] = "true" if is_active else "false"
         if created_by is not None:
             params["created_by"] = int(created_by)
+        deadline = self._clock() + self.run_timeout
         items, first = collect_pages(
-            lambda page: self._http.json(Request("GET", self._base(), "list", params=page)),
+            lambda page: self._http.json(
+                Request("GET", self._base(), "list", params=page, deadline=deadline)
+            ),
             params,
             what="the project's endpoints",
+            deadline=deadline,
+            clock=self._clock,
         )
         self._dialects.observe(evidence_of_list(first), "its list of endpoints is written in it")
         return [endpoint_from_api(item) for item in items]
@@ -364,6 +379,17 @@ class EndpointsClient:
 
         return self._write(name, request)
 
+    def ensure_materialized(self, name: str) -> Endpoint:
+        """Turn materialization on for an endpoint unless it already is (idempotent: one read, and a
+        PATCH only when it is off). PostHog then builds the table in the background; runs read it
+        once it is built. ``materialization`` of the answer says its status.
+        """
+        endpoint = self.get_endpoint(name)
+        if endpoint.is_materialized:
+            return endpoint
+        self._logger.info("turning materialization on for endpoint %r", name)
+        return self.update_endpoint(name, is_materialized=True)
+
     def delete_endpoint(self, name: str) -> None:
         """Delete an endpoint. After an ambiguous failure, a 404 on read-back counts as deleted.
 
@@ -386,13 +412,16 @@ class EndpointsClient:
     def list_versions(self, name: str) -> list[EndpointVersion]:
         """Every version of an endpoint, newest first (paginated answers followed to the end)."""
         path = self._path(name, "versions")
+        deadline = self._clock() + self.run_timeout
         items, first = collect_pages(
             lambda page: self._http.json(
-                Request("GET", path, "list versions of", endpoint=name, params=page)
+                Request("GET", path, "list versions of", endpoint=name, params=page, deadline=deadline)
             ),
             {},
             what=f"the versions of endpoint {name!r}",
             endpoint=name,
+            deadline=deadline,
+            clock=self._clock,
         )
         self._dialects.observe(
             evidence_of_versions(first), f"the versions of endpoint {name!r} are written in it"

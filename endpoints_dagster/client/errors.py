@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "AuthenticationError",
     "EndpointNotFoundError",
+    "GatewayTimeoutError",
     "InvalidEndpointNameError",
     "InvalidRequestError",
     "PaginationError",
@@ -56,7 +57,10 @@ class PostHogEndpointsError(Exception):
             ``detail`` from ``{"error": ...}``).
         request_method / request_url: the request that failed (the URL never holds the key).
         attempts: how many times the request was sent before giving up.
+        elapsed: seconds the last attempt's request was open before it failed, when one was sent.
     """
+
+    elapsed: float | None = None
 
     def __init__(
         self,
@@ -164,13 +168,25 @@ class QueryFailedError(PostHogEndpointsError):
 
 
 class QueryTimeoutError(PostHogEndpointsError):
-    """The run did not finish before its deadline (``timeout`` seconds); the query was cancelled."""
+    """The run did not finish before its deadline (``timeout`` seconds); the query was cancelled.
 
-    def __init__(self, *, endpoint: str | None, query_id: str | None, timeout: float, **kwargs: Any) -> None:
+    ``progress`` says how far a paged run got ("after 12 pages (600,000 rows)").
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | None,
+        query_id: str | None,
+        timeout: float,
+        progress: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         what = f"endpoint {endpoint!r}" if endpoint else f"query {query_id!r}"
         qid = f" (query id {query_id}, cancelled)" if query_id else ""
+        done = f", {progress}" if progress else ""  # e.g. "after 12 pages (600,000 rows)"
         super().__init__(
-            f"Running {what} did not finish within {timeout:g} s{qid}. Raise the deadline with "
+            f"Running {what} did not finish within {timeout:g} s{qid}{done}. Raise the deadline with "
             "run_endpoint(..., timeout=SECONDS) or the client's run_timeout, or make the query cheaper "
             "(materialize the endpoint or narrow its variables).",
             endpoint=endpoint,
@@ -178,6 +194,47 @@ class QueryTimeoutError(PostHogEndpointsError):
         )
         self.query_id = query_id
         self.timeout = timeout
+        self.progress = progress
+
+
+class GatewayTimeoutError(QueryTimeoutError):
+    """PostHog's gateway cut a synchronous run at its limit (about 60 s): the endpoint is too heavy to
+    run synchronously. ``elapsed`` is how long the last attempt was open, ``attempts`` how many were
+    sent (at most two); the query was cancelled by its ``client_query_id``.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        query_id: str | None,
+        elapsed: float,
+        attempts: int,
+        status_code: int | None,
+        **kwargs: Any,
+    ) -> None:
+        how = f"answered {status_code}" if status_code else "dropped the connection"
+        qid = f" The query (id {query_id}) was cancelled." if query_id else ""
+        PostHogEndpointsError.__init__(
+            self,
+            f"Endpoint {endpoint!r} ran longer than PostHog's synchronous limit: the gateway {how} after "
+            f"{elapsed:.0f} s, on {attempts} attempt(s).{qid} PostHog runs endpoints synchronously behind a "
+            "gateway that stops a request at about 60 s, so retrying does not help. Materialize the endpoint "
+            f"so runs read a precomputed table: client.update_endpoint({endpoint!r}, is_materialized=True), "
+            "or EndpointSpec(..., materialize=True) / `materialize: true` in the component YAML. Or narrow "
+            "each run with variables or partitions so it finishes within the limit.",
+            endpoint=endpoint,
+            status_code=status_code,
+            **kwargs,
+        )
+        self.query_id = query_id
+        self.timeout = elapsed
+        self.progress = None
+        self.elapsed = elapsed
+        self.attempts = attempts
+
+    def __str__(self) -> str:  # the message already counts the attempts
+        return self.message
 
 
 class QueryCancelledError(PostHogEndpointsError):

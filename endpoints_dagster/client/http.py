@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -67,6 +67,7 @@ class Request:
     is_run: bool = False
     deadline: float | None = None
     timeout: float | None = None
+    gateway_timeout: float | None = None  # tells a gateway's cut from a blip (runs only)
     reconcile: Callable[[PostHogEndpointsError], tuple[bool, Any]] | None = None
     sleep: Callable[[float], Any] | None = None
 
@@ -263,6 +264,32 @@ def _not_found(
     return error
 
 
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that raises ``httpx.ReadTimeout`` once the deadline passes between chunks."""
+
+    def __init__(
+        self,
+        inner: httpx.SyncByteStream | httpx.AsyncByteStream,
+        deadline: float,
+        clock: Callable[[], float],
+        request: httpx.Request,
+    ) -> None:
+        if not isinstance(inner, httpx.SyncByteStream):  # the session's client is synchronous
+            raise TypeError(f"expected a synchronous response stream, got {type(inner).__name__}")
+        self._inner, self._deadline, self._clock, self._request = inner, deadline, clock, request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if self._clock() >= self._deadline:
+                raise httpx.ReadTimeout(
+                    "the run's deadline passed while the body was read", request=self._request
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 class HttpSession:
     """The connection pool, the auth header and the retry policy; sends :class:`Request` objects."""
 
@@ -333,22 +360,43 @@ class HttpSession:
         headers = {"Content-Type": "application/json"} if content is not None else None
         started = self.clock()
         try:
-            response = self._client.request(
-                request.method,
-                request.path,
-                params=dict(request.params) if request.params else None,
-                content=content,
-                headers=headers,
-                timeout=self._timeout(request),
+            response = self._read(
+                self._client.build_request(
+                    request.method,
+                    request.path,
+                    params=dict(request.params) if request.params else None,
+                    content=content,
+                    headers=headers,
+                    timeout=self._timeout(request),
+                ),
+                request.deadline,
             )
         except httpx.HTTPError as exc:
-            raise self._connection_error(exc, request, url) from exc
-        self.logger.debug(
-            "%s %s -> %d in %.3fs", request.method, request.path, response.status_code, self.clock() - started
-        )
+            error = self._connection_error(exc, request, url)
+            error.elapsed = self.clock() - started
+            raise error from exc
+        elapsed = self.clock() - started
+        self.logger.debug("%s %s -> %d in %.3fs", request.method, request.path, response.status_code, elapsed)
         if response.status_code in request.ok:
             return response
-        raise self.decode(response, request)
+        failure = self.decode(response, request)
+        failure.elapsed = elapsed
+        raise failure
+
+    def _read(self, built: httpx.Request, deadline: float | None) -> httpx.Response:
+        """Send and read the whole body; with a deadline, the body read is bounded by it too.
+
+        httpx's read timeout bounds each chunk, not the body: a server sending a byte every 0.2 s
+        would hold a call forever. So the body is streamed and the deadline checked between chunks.
+        """
+        response = self._client.send(built, stream=True)
+        try:
+            if deadline is not None:
+                response.stream = _DeadlineStream(response.stream, deadline, self.clock, built)
+            response.read()
+        finally:
+            response.close()
+        return response
 
     def decode(self, response: httpx.Response, request: Request) -> PostHogEndpointsError:
         """The typed error for an answer that is not a success."""
@@ -392,6 +440,7 @@ class HttpSession:
             reconcile=reconcile,
             deadline=request.deadline,
             sleep=request.sleep,
+            gateway_timeout=request.gateway_timeout,
         )
 
     def send(self, request: Request) -> httpx.Response:

@@ -8,7 +8,10 @@ Classification (the only place it is decided):
   ``client_query_id``, ``last_execution_times`` and query cancels are idempotent;
 - for create/update/delete such an *ambiguous* failure calls the request's ``reconcile`` hook, which
   reads the state back: applied -> its answer is returned; not applied -> the request is resent;
-- never retried: 400, 401, 403, 404 and every other answer.
+- never retried: 400, 401, 403, 404 and every other answer;
+- a gateway cut (:func:`is_gateway_cut`: a 502/503/504 or dropped connection once the request was
+  open for about the gateway's limit) is retried at most once, whatever ``max_retries`` says: the
+  same heavy query would be cut again.
 
 Waits grow exponentially with jitter; a server's ``Retry-After`` (or PostHog's "Expected available
 in N seconds") is honoured. Retries stop after ``max_retries`` or when the next wait would pass the
@@ -36,7 +39,16 @@ from endpoints_dagster.client.errors import (
     ServerError,
 )
 
-__all__ = ["AMBIGUOUS", "FATAL", "RETRY", "RetryPolicy", "classify", "parse_retry_after"]
+__all__ = [
+    "AMBIGUOUS",
+    "FATAL",
+    "GATEWAY_SHARE",
+    "RETRY",
+    "RetryPolicy",
+    "classify",
+    "is_gateway_cut",
+    "parse_retry_after",
+]
 
 T = TypeVar("T")
 
@@ -45,6 +57,9 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # A 502/504 comes from a gateway that may already have forwarded the request upstream.
 AMBIGUOUS_STATUSES = frozenset({502, 504})
 MAX_SINGLE_WAIT = 60.0
+# A gateway cuts "at about" its limit: a failure after this share of it is the cut, not a blip.
+GATEWAY_SHARE = 0.9
+GATEWAY_STATUSES = frozenset({502, 503, 504})
 
 _AVAILABLE_IN = re.compile(r"available in (\d+(?:\.\d+)?) second", re.IGNORECASE)
 
@@ -75,6 +90,20 @@ def classify(error: PostHogEndpointsError, *, idempotent: bool) -> str:
     if isinstance(error, PostHogConnectionError):
         return RETRY if idempotent or not error.request_sent else AMBIGUOUS
     return FATAL
+
+
+def is_gateway_cut(error: PostHogEndpointsError, gateway_timeout: float | None) -> bool:
+    """Whether a failure is the gateway cutting a request at its limit, not a blip.
+
+    A 502/503/504 or a dropped (or timed out) connection after the request was open for at least
+    ``GATEWAY_SHARE`` x ``gateway_timeout``: PostHog's gateway stops synchronous requests at about
+    60 s. The same statuses arriving quickly are blips, retried as usual.
+    """
+    if gateway_timeout is None or error.elapsed is None or error.elapsed < GATEWAY_SHARE * gateway_timeout:
+        return False
+    if isinstance(error, ServerError):
+        return error.status_code in GATEWAY_STATUSES
+    return isinstance(error, PostHogConnectionError) and error.request_sent
 
 
 class _Retry(Exception):
@@ -147,23 +176,28 @@ class RetryPolicy:
         reconcile: Callable[[PostHogEndpointsError], tuple[bool, T]] | None = None,
         deadline: float | None = None,
         sleep: Callable[[float], Any] | None = None,
+        gateway_timeout: float | None = None,
     ) -> T:
         """Call ``send()`` until it succeeds, fails for good, or retries are exhausted.
 
         ``describe`` names the request in log lines ("GET /api/.../run/ for endpoint 'x'").
         ``reconcile(error)`` -> ``(applied, value)`` is asked after an ambiguous failure of a
-        non-idempotent request.
+        non-idempotent request. ``gateway_timeout`` (seconds) tells gateway cuts from blips.
         """
-        attempts = 0
+        attempts = cuts = 0
 
         def attempt() -> T:
-            nonlocal attempts
+            nonlocal attempts, cuts
             attempts += 1
             try:
                 return send()
             except PostHogEndpointsError as error:
                 error.attempts = attempts
                 kind = classify(error, idempotent=idempotent)
+                if kind != FATAL and is_gateway_cut(error, gateway_timeout):
+                    cuts += 1
+                    if cuts > 1:  # cut twice: the query is too heavy, not unlucky
+                        raise
                 if kind == AMBIGUOUS and reconcile is not None:
                     # A reconcile error (e.g. "exists with another query") propagates: it says more.
                     applied, value = reconcile(error)

@@ -120,6 +120,10 @@ class ConnectionArgs(dg.Model):
     run_timeout: Optional[Union[float, str]] = Field(
         default=None, description="Seconds one endpoint run may take."
     )
+    gateway_timeout: Optional[Union[float, str]] = Field(
+        default=None,
+        description="Seconds after which PostHog's gateway cuts a synchronous run (60); see the resource.",
+    )
     max_rows: Optional[Union[int, str]] = Field(default=None, description="Refuse results larger than this.")
     page_size: Optional[Union[int, str]] = Field(default=None, description="Rows per page when paging.")
     api_dialect: Optional[Literal["auto", "documented", "current"]] = Field(
@@ -280,6 +284,8 @@ class EndpointOverrideArgs(Resolvable):
     description: Optional[str] = None
     refresh: Optional[RefreshMode] = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Ask PostHog to materialize the endpoint (heavy endpoints: see docs/heavy-endpoints.md).
+    materialize: Optional[bool] = None
 
     def to_override(self, name: str) -> EndpointOverride:
         where = f"endpoints.{name}"
@@ -311,6 +317,7 @@ class EndpointOverrideArgs(Resolvable):
             description=self.description,
             refresh=self.refresh,
             metadata=dict(self.metadata or {}),
+            materialize=self.materialize,
         )
 
 

@@ -54,6 +54,7 @@ from endpoints_dagster.frames.types import (
     _STRINGS,
     ClickHouseType,
     _dtype,
+    match_types,
     pandas_dtype_for,
     parse_clickhouse_type,
 )
@@ -261,17 +262,12 @@ def _column_types(
         return [None] * len(columns)
     pairs = [(p[0], p[1]) if isinstance(p, (list, tuple)) and len(p) >= 2 else (None, p) for p in types]
     parsed = [None if t is None else parse_clickhouse_type(str(t)) for _, t in pairs]
-    if len(pairs) == len(columns):
-        # by position: PostHog names `types` after the ClickHouse-side expressions, which can
-        # differ from the HogQL aliases in `columns`
-        return parsed
-    logger.warning(
-        "The result has %d columns but %d types; matching types by name.", len(columns), len(pairs)
-    )
-    by_name: dict[str, ClickHouseType | None] = {}
-    for (n, _), ct in zip(pairs, parsed, strict=True):
-        by_name.setdefault(str(n), ct)
-    return [by_name.get(c) for c in columns]
+    if len(pairs) != len(columns):
+        logger.warning(
+            "The result has %d columns but %d types; matching types by name.", len(columns), len(pairs)
+        )
+    names = [None if n is None else str(n) for n, _ in pairs]
+    return [None if i is None else parsed[i] for i in match_types(columns, names)]
 
 
 def to_dataframe(

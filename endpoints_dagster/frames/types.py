@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -168,3 +169,29 @@ def pandas_dtype_for(clickhouse_type: str, timezone: str = "UTC") -> Any:
     'datetime64[ns, Europe/Berlin]'
     """
     return _dtype(parse_clickhouse_type(clickhouse_type), timezone)
+
+
+def match_types(columns: Sequence[str], names: Sequence[str | None]) -> list[int | None]:
+    """For each column, the index of its entry in ``types`` (named ``names``), or ``None``.
+
+    A column takes the type of the same name (duplicates in order). With as many types as columns,
+    the columns left over take the types left over by position: PostHog names ``types`` after the
+    ClickHouse expressions (``toDate(timestamp)``), which differ from the HogQL aliases in
+    ``columns`` (``day``), so when no name matches the match is purely positional. With a different
+    count, only names match (a positional guess would shift every type after a missing one).
+
+    >>> match_types(["a", "b"], ["b", "a"])
+    [1, 0]
+    >>> match_types(["day", "n"], ["toDate(timestamp)", "count()"])
+    [0, 1]
+    """
+    unused: dict[str, list[int]] = {}
+    for index, name in enumerate(names):
+        if name is not None:
+            unused.setdefault(name, []).append(index)
+    matched: list[int | None] = [unused[c].pop(0) if unused.get(c) else None for c in columns]
+    if len(names) == len(columns):
+        taken = {i for i in matched if i is not None}
+        left = iter(i for i in range(len(names)) if i not in taken)
+        matched = [next(left) if i is None else i for i in matched]
+    return matched

@@ -125,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency", type=_number(float, 0), default=0.0, metavar="SECONDS", help="added to every query"
     )
     serve.add_argument(
+        "--gateway-timeout",
+        type=_number(float, 0.001),
+        default=None,
+        metavar="SECONDS",
+        help="current dialect: answer a synchronous run still computing after SECONDS with the gateway's "
+        "HTML 504, as PostHog's gateway does at about 60 s (off by default)",
+    )
+    serve.add_argument(
         "--fault-rate",
         type=_number(float, 0, 1),
         default=0.0,
@@ -187,6 +195,7 @@ def knobs_from(args: argparse.Namespace) -> Knobs:
         rate_limit_per_minute=args.rate_limit,
         list_page_size=args.list_page_size,
         last_execution_granularity_seconds=granularity,
+        gateway_timeout_seconds=args.gateway_timeout,
     )
 
 

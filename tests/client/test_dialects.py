@@ -536,7 +536,10 @@ def test_a_remembered_current_dialect_the_server_refuses_in_documented_words_swi
         "detail": "refresh must be one of blocking, async, lazy_async, force_blocking, force_async, force_cache",
     }
     route = api.post(RUN).mock(
-        side_effect=[httpx.Response(400, json=refusal), httpx.Response(200, json=run_json([[1]]))]
+        side_effect=[
+            httpx.Response(400, json=refusal),
+            httpx.Response(200, json=run_json([["2026-01-01", 1]])),
+        ]
     )
     again = make_client(fake_time)
     assert again.run_endpoint("daily_signups", variables={"since": "x"}).row_count == 1
@@ -561,7 +564,9 @@ def test_a_current_refresh_name_guessed_wrong_is_resent_documented_once(client, 
         "detail": "refresh must be one of blocking, async, lazy_async, force_blocking, force_async, force_cache",
     }
     post = api.post(RUN).respond(400, json=refusal)
-    get = api.get(RUN).respond(json=run_json([[1]]))  # blocking, nothing else: the documented plain GET
+    get = api.get(RUN).respond(
+        json=run_json([["2026-01-01", 1]])
+    )  # blocking, nothing else: the documented plain GET
     assert client.run_endpoint("daily_signups", refresh="cache").row_count == 1
     assert body(post.calls.last)["refresh"] == "cache" and post.call_count == get.call_count == 1
     assert client.dialect == "documented"

@@ -103,7 +103,7 @@ def test_a_malformed_page_fails_with_the_endpoint_and_offset(paged, api, small_t
     rows[5] = [rows[5][0]]  # a row with one value for two columns
     serve_pages(api, rows)
     with pytest.raises(
-        PostHogEndpointsError, match=r"endpoint 'daily_signups' at offset 4.*Row 1 .* 1 values"
+        PostHogEndpointsError, match=r"endpoint 'daily_signups' at offset 4.*row 5 has 1 values"
     ):
         paged.run_endpoint("daily_signups", variables={"since": "x"})
 
@@ -160,10 +160,21 @@ def test_the_collector_switches_at_the_threshold_and_converts_what_it_kept():
     assert rows is None and frame["signups"].tolist() == list(range(1, 8))
 
 
-def test_a_small_result_with_a_short_row_fails_to_convert_naming_the_endpoint(client, api):
+def test_a_small_result_with_a_short_row_fails_the_run_naming_the_endpoint(client, api):
     api.get(RUN).respond(json=run_json([["2026-01-01", 1], ["2026-01-02"]]))
-    result = client.run_endpoint("daily_signups")
     with pytest.raises(
-        PostHogEndpointsError, match=r"endpoint 'daily_signups' cannot be read: Row 1 .* 1 values"
+        PostHogEndpointsError,
+        match=r"endpoint 'daily_signups' at offset 0 cannot be read: row 1 has 1 values but there are 2 "
+        r"columns \(day, signups\)",
     ):
-        result.to_pandas()
+        client.run_endpoint("daily_signups")
+
+
+@pytest.mark.parametrize("row", [["2026-01-02", 1, "extra"], None, 7])
+def test_a_long_or_non_list_row_fails_the_run(client, api, row):
+    api.get(RUN).respond(json=run_json([["2026-01-01", 1], row]))
+    with pytest.raises(
+        PostHogEndpointsError,
+        match=r"endpoint 'daily_signups' .*row 1 (has 3 values|is (NoneType|int) instead of a list of 2 values)",
+    ):
+        client.run_endpoint("daily_signups")

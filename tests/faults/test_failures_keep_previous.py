@@ -121,11 +121,11 @@ MALFORMED = {
     "a status read that is not JSON": ([httpx.Response(202, json=pending())], "not JSON"),
     "rows that do not match the columns": (
         [httpx.Response(200, json=run_body([["$pageview", 1], ["signup"]]))],
-        "Row 1 of the run result has 1 values but there are 2 columns",
+        "row 1 has 1 values but there are 2 columns (event, n)",
     ),
     "rows that are not lists": (
         [httpx.Response(200, json=run_body([1, 2]))],
-        "must be a list of values, got int",
+        "row 0 is int instead of a list of 2 values (event, n)",
     ),
 }
 

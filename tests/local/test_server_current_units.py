@@ -11,6 +11,7 @@ from endpoints_dagster.local import api_errors
 from endpoints_dagster.local.cli import build_parser, knobs_from
 from endpoints_dagster.local.dialects.documented import Dialect
 from endpoints_dagster.local.dialects.registry import get_dialect
+from endpoints_dagster.local.server.faults import Knobs, parse_knobs
 from endpoints_dagster.local.storage.schema import SCHEMA
 from endpoints_dagster.local.storage.store import Store
 
@@ -55,6 +56,23 @@ def test_cli_dialect_defaults_and_overrides():
         build_parser().parse_args(["serve", "--dialect", "newest"])
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--list-page-size", "0"])
+
+
+def test_the_gateway_is_off_by_default_and_set_by_flag_or_knob():
+    parse = lambda *a: knobs_from(build_parser().parse_args(["serve", *a]))
+    assert parse("--dialect", "current").gateway_timeout_seconds is None
+    assert parse("--dialect", "current", "--gateway-timeout", "60").gateway_timeout_seconds == 60.0
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--gateway-timeout", "0"])
+    assert parse_knobs(Knobs(), {"gateway_timeout_seconds": 1.5}).gateway_timeout_seconds == 1.5
+    assert (
+        parse_knobs(
+            Knobs(gateway_timeout_seconds=2), {"gateway_timeout_seconds": None}
+        ).gateway_timeout_seconds
+        is None
+    )
+    with pytest.raises(ValueError, match="gateway_timeout_seconds"):
+        parse_knobs(Knobs(), {"gateway_timeout_seconds": "soon"})
 
 
 def test_run_bodies_are_checked_in_the_schema_order():

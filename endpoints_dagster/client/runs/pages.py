@@ -93,7 +93,12 @@ class PageCollector:
         return self._rows is None
 
     def add(self, rows: list[list[Any]], offset: int) -> None:
-        """Add one page's rows (the caller drops its own references to them afterwards)."""
+        """Add one page's rows (the caller drops its own references to them afterwards).
+
+        A row that does not fit the columns fails here, naming the endpoint: kept as JSON it would
+        otherwise pass the run unnoticed and fail later, in whoever reads it.
+        """
+        self._check_widths(rows, offset)
         if self._rows is not None and self._count + len(rows) <= self.keep_rows_up_to:
             self._rows.extend(rows)
         else:
@@ -132,6 +137,26 @@ class PageCollector:
         if not frames:
             return [], None
         return None, concat_frames(frames)
+
+    def _check_widths(self, rows: list[list[Any]], offset: int) -> None:
+        if not rows or isinstance(rows[0], dict):  # JSONEachRow-style objects are matched by name
+            return
+        width = len(self.columns)
+        try:
+            fits = set(map(len, rows)) == {width}  # one pass in C: cheap even for 50,000 rows
+        except TypeError:  # a row that is a number or null
+            fits = False
+        if fits:
+            return
+        index, row = next(
+            (i, r) for i, r in enumerate(rows) if not isinstance(r, (list, tuple)) or len(r) != width
+        )
+        names = ", ".join(self.columns[:10]) + (", ..." if width > 10 else "")
+        if isinstance(row, (list, tuple)):
+            why = f"row {offset + index:,} has {len(row)} values but there are {width} columns ({names})"
+        else:
+            why = f"row {offset + index:,} is {type(row).__name__} instead of a list of {width} values ({names})"
+        raise self._unreadable(offset, f"{why}; the response is malformed.")
 
     def _unreadable(self, offset: int, why: str) -> PostHogEndpointsError:
         return PostHogEndpointsError(

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from endpoints_dagster.client.errors import (
+    GatewayTimeoutError,
     InvalidRequestError,
     PaginationError,
     PostHogConnectionError,
@@ -40,7 +41,7 @@ from endpoints_dagster.client.errors import (
 from endpoints_dagster.client.http import Request
 from endpoints_dagster.client.models import QueryStatus, RunResult
 from endpoints_dagster.client.names import check_int
-from endpoints_dagster.client.retry import AMBIGUOUS_STATUSES
+from endpoints_dagster.client.retry import AMBIGUOUS_STATUSES, is_gateway_cut
 from endpoints_dagster.client.runs.args import RunArgs
 from endpoints_dagster.client.runs.pages import PageCollector, paused_gc
 from endpoints_dagster.client.runs.schedule import GROWTH, PollSchedule
@@ -94,11 +95,13 @@ def wait_for_query(
     logger: logging.Logger,
     on_progress: Callable[[QueryStatus], None] | None = None,
     redact: Callable[[str], str] = str,
+    progress: str | None = None,
 ) -> QueryStatus:
     """Poll until the query completes; see the module docstring for every other ending.
 
     ``redact`` cleans the server's ``error_message`` before it goes into an exception (a server that
     echoes the request's ``Authorization`` header must not put the key in an error text).
+    ``progress`` is how far the run had got before this query (a later page), said on timeout.
     """
     schedule = PollSchedule(poll_interval, poll_max_interval, started_at=clock())
     interval = schedule.first_wait()
@@ -107,14 +110,18 @@ def wait_for_query(
         while True:
             remaining = deadline - clock()
             if remaining <= 0:
-                raise QueryTimeoutError(endpoint=endpoint, query_id=query_id, timeout=timeout)
+                raise QueryTimeoutError(
+                    endpoint=endpoint, query_id=query_id, timeout=timeout, progress=progress
+                )
             if wait(min(interval, remaining)):
                 raise QueryCancelledError(endpoint=endpoint, query_id=query_id)
             try:
                 status = get_status(query_id)
             except PostHogEndpointsError as exc:
                 if clock() >= deadline:  # the poll failed because time ran out: that is a timeout
-                    raise QueryTimeoutError(endpoint=endpoint, query_id=query_id, timeout=timeout) from exc
+                    raise QueryTimeoutError(
+                        endpoint=endpoint, query_id=query_id, timeout=timeout, progress=progress
+                    ) from exc
                 raise
             polls += 1
             if on_progress is not None:
@@ -137,6 +144,9 @@ def wait_for_query(
     except BaseException as exc:  # KeyboardInterrupt, run termination, a failing callback, ...
         cancel_quietly(cancel, query_id, logger, f"{type(exc).__name__} while waiting")
         raise
+
+
+GATEWAY_GRACE = 5.0  # seconds past the gateway's limit a synchronous run request is waited for
 
 
 def _page_size(*bounds: int | None) -> int:
@@ -166,6 +176,8 @@ class Runner:
         self.server_durations: list[float] = []
         # The query the run is waiting on now (each page is its own query): what a cancel must stop.
         self.active_query_id: str | None = None
+        # How far paging got ("after 3 pages (150,000 rows)"), said by a timeout during a later page.
+        self.progress: str | None = None
 
     # -- waiting ---------------------------------------------------------------------------------
 
@@ -207,6 +219,8 @@ class Runner:
             is_run=True,
             deadline=self.deadline,
             sleep=self._backoff_sleep(query_id),
+            gateway_timeout=client.gateway_timeout,
+            timeout=self._run_request_timeout(),
         )
         # Set before the check: a cancel arriving after it finds this id, one before it sends nothing.
         self.active_query_id = query_id
@@ -219,12 +233,16 @@ class Runner:
             raise
         except PostHogConnectionError as exc:
             if client._clock() < self.deadline:
+                self._raise_if_gateway_cut(exc, query_id)
                 if exc.request_sent:  # given up on, but PostHog may still be computing it
                     self._cancel_quietly(query_id, "the run request failed")
                 raise
             self._cancel_quietly(query_id, "the run timed out")
-            raise QueryTimeoutError(endpoint=self.name, query_id=query_id, timeout=self.timeout) from exc
+            raise QueryTimeoutError(
+                endpoint=self.name, query_id=query_id, timeout=self.timeout, progress=self.progress
+            ) from exc
         except ServerError as exc:
+            self._raise_if_gateway_cut(exc, query_id)
             if exc.status_code in AMBIGUOUS_STATUSES:  # a gateway gave up; the query may still run behind it
                 self._cancel_quietly(query_id, "the run request failed")
             raise
@@ -266,6 +284,28 @@ class Runner:
             return status["results"], status.get("id") or query_id
         return data, query_id
 
+    def _run_request_timeout(self) -> float | None:
+        """PostHog today answers every run synchronously, within its gateway's limit: a shorter
+        ``request_timeout`` would abandon (and resend) runs it is about to answer. Else the default."""
+        limit: float | None = self.client.gateway_timeout
+        own: float = self.client.request_timeout
+        if limit is None or self.dialects.active.name != "current":
+            return None
+        return max(own, limit + GATEWAY_GRACE)
+
+    def _raise_if_gateway_cut(self, exc: PostHogEndpointsError, query_id: str | None) -> None:
+        """A run the gateway cut at its limit (twice, or once when no retry was left): cancel, explain."""
+        if not is_gateway_cut(exc, self.client.gateway_timeout):
+            return
+        self._cancel_quietly(query_id, "PostHog's gateway cut the run at its limit")
+        raise GatewayTimeoutError(
+            endpoint=self.name,
+            query_id=query_id,
+            elapsed=exc.elapsed or 0.0,
+            attempts=exc.attempts,
+            status_code=exc.status_code,
+        ) from exc
+
     def _wait_for(self, query_id: str) -> QueryStatus:
         client = self.client
         return wait_for_query(
@@ -286,6 +326,7 @@ class Runner:
             logger=client._logger,
             on_progress=self.on_progress,
             redact=self._redact,
+            progress=self.progress,
         )
 
     # -- the whole run ---------------------------------------------------------------------------
@@ -385,8 +426,11 @@ class Runner:
                     break
                 if cap is not None and fetched >= cap and said:
                     raise TooManyRowsError(endpoint=self.name, rows_at_least=fetched + 1, max_rows=cap)
+                self.progress = f"after {pages:,} pages ({fetched:,} rows)"
                 if self.client._clock() >= self.deadline:
-                    raise QueryTimeoutError(endpoint=self.name, query_id=None, timeout=self.timeout)
+                    raise QueryTimeoutError(
+                        endpoint=self.name, query_id=None, timeout=self.timeout, progress=self.progress
+                    )
                 page_offset = start + fetched
                 bound = None if cap is None else cap + server.probe_rows - fetched
                 size = _page_size(page_size, None if want is None else want - fetched, bound)

@@ -1,7 +1,8 @@
 """Test knobs: added latency, fault injection and a per-key rate limit. All off by default.
 
 * Latency: seconds added to every query execution (per endpoint overrides), spent in
-  a cancellable wait that reports synthetic progress (see runner.py).
+  a cancellable wait that reports synthetic progress (see runner.py). A run that reads the
+  endpoint's materialized table skips it: the latency stands for computing the query.
 * Faults: a share of ``/api/`` requests answered 503 (``query_capacity``), 429
   (``throttled_error``) or a dropped connection, before the app sees them, so a client's
   retries meet them exactly as they would meet a flaky gateway.
@@ -9,6 +10,9 @@
   can age cached results past ``cache_age_seconds`` without waiting.
 * Rate limit: DRF-style sliding window per key: N requests per minute, then 429
   "Request was throttled. Expected available in N seconds." (no ``Retry-After``).
+* Gateway timeout (current dialect): a synchronous run still computing after this many seconds
+  is answered 504 with the gateway's HTML page, as PostHog's load balancer does at about 60 s;
+  the query goes on (a cancel by its ``client_query_id`` stops it), as PostHog's does.
 * List page size: the default page of paginated lists (current dialect); small values make
   a client follow several pages. Last execution granularity: how often an endpoint's last
   execution time may move (0 = every run; the current dialect starts at 1800 s).
@@ -43,6 +47,8 @@ class Knobs:
     # Added to "now" when judging cache freshness, so tests can age a cache without waiting.
     clock_offset_seconds: float = 0.0
     list_page_size: int = 100  # DRF's PAGE_SIZE in PostHog
+    # PostHog's gateway cuts a synchronous request at about 60 s with an HTML 504; None: no gateway.
+    gateway_timeout_seconds: float | None = None
 
     def latency_for(self, endpoint: str) -> float:
         return self.latency_by_endpoint.get(endpoint, self.latency_seconds)
@@ -97,6 +103,8 @@ def parse_knobs(base: Knobs, changes: dict[str, Any]) -> Knobs:
             out[name] = None if value is None else int(_number(name, value, minimum=1))
         elif name in ("last_execution_granularity_seconds", "clock_offset_seconds"):
             out[name] = _number(name, value)
+        elif name == "gateway_timeout_seconds":
+            out[name] = None if value is None else _number(name, value, minimum=0.001)
         elif name == "list_page_size":
             out[name] = int(_number(name, value, minimum=1, maximum=1000))
         else:

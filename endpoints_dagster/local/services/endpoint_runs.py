@@ -16,6 +16,7 @@ age · ``force_async`` always 202 · ``force_cache`` any cached result, else 200
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,14 @@ ASYNC_MODES = ("async", "lazy_async", "force_async")
 class RunAnswer:
     status: int
     body: dict[str, Any]
+    html: str | None = None  # a proxy's page instead of JSON (the gateway's 504)
+
+
+# What PostHog's load balancer answers when the app has not answered in time (not JSON).
+GATEWAY_TIMEOUT_HTML = (
+    "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
+    "<center><h1>504 Gateway Time-out</h1></center>\r\n</body>\r\n</html>\r\n"
+)
 
 
 @dataclass
@@ -119,6 +128,7 @@ class RunService:
 
     # -- the run -----------------------------------------------------------------------------
     async def run(self, project_id: int, name: str, req: RunRequest, key: KeyRow) -> RunAnswer:
+        cut_at = self._gateway_deadline()  # the gateway's clock starts with the request
         row = self._endpoint(project_id, name)
         version = self._version(row, req.version)
         mat = self._store.get_materialization(row.id, version.version)
@@ -138,7 +148,7 @@ class RunService:
                         f"'{existing.spec.endpoint}'; send a new id.",
                         "client_query_id",
                     )
-                return await self._answer_task(existing, wait=req.refresh in SYNC_MODES)
+                return await self._answer_task(existing, wait=req.refresh in SYNC_MODES, cut_at=cut_at)
 
         use_mat = (
             mat is not None
@@ -202,7 +212,7 @@ class RunService:
         task, created = self._runner.get_or_submit(spec)
         if created and spec.query_async:
             return RunAnswer(202, self._dialect.async_json(task.initial_status))
-        return await self._answer_task(task, wait=not spec.query_async)
+        return await self._answer_task(task, wait=not spec.query_async, cut_at=cut_at)
 
     def _cache_age(self, row: EndpointRow) -> float | None:
         """The endpoint's cache lifetime; unset, the dialect's default (None: the cache's own 6 h)."""
@@ -210,9 +220,19 @@ class RunService:
             return row.cache_age_seconds
         return self._dialect.default_cache_age_seconds
 
-    async def _answer_task(self, task: QueryTask, *, wait: bool) -> RunAnswer:
+    def _gateway_deadline(self) -> float | None:
+        """When the imitated gateway cuts this request (current dialect, knob set), else None."""
+        limit = self._knobs.current.gateway_timeout_seconds
+        if limit is None or self._dialect.name != "current":
+            return None
+        return time.monotonic() + limit
+
+    async def _answer_task(self, task: QueryTask, *, wait: bool, cut_at: float | None = None) -> RunAnswer:
         if wait:
-            await self._runner.wait(task)
+            timeout = None if cut_at is None else max(0.0, cut_at - time.monotonic())
+            if not await self._runner.wait(task, timeout):
+                # The gateway gives up; the query goes on in the engine, as PostHog's does.
+                return RunAnswer(504, {}, html=GATEWAY_TIMEOUT_HTML)
         if task.state == "completed" and task.result is not None:
             return RunAnswer(200, task.result)
         if not wait and not task.finished:

@@ -234,10 +234,12 @@ class Runner:
         for task in tasks:
             task.cancel.set()
 
-    async def wait(self, task: QueryTask) -> None:
+    async def wait(self, task: QueryTask, timeout: float | None = None) -> bool:
+        """Wait for the task (at most ``timeout`` seconds); whether it finished. The task goes on."""
         assert task.future is not None
         # asyncio.wait: a future cancelled while queued must not cancel the waiting request.
-        await asyncio.wait({asyncio.wrap_future(task.future)})
+        done, _ = await asyncio.wait({asyncio.wrap_future(task.future)}, timeout=timeout)
+        return bool(done)
 
     def shutdown(self) -> None:
         self.cancel_all()
@@ -260,7 +262,7 @@ class Runner:
         self._stats.running(+1)
         try:
             latency = self._knobs.current.latency_for(spec.endpoint)
-            if latency > 0:
+            if latency > 0 and not spec.materialized:  # the knob is computing cost; a table read has none
                 self._spend_latency(task, latency)
             result = spec.compute(task.cancel, lambda p: setattr(task, "progress", p))
             task.result = result

@@ -162,6 +162,16 @@ def test_glob_overrides_merge_under_the_exact_one():
     assert override_for("top_events", overrides).group_name == "all"
 
 
+def test_materialize_is_asked_per_endpoint_and_by_glob():
+    overrides = {
+        "daily_*": EndpointOverride(materialize=True),
+        "top_events": EndpointOverride(group_name="x"),
+    }
+    plan = plan_specs(demo_state(), overrides=overrides)
+    asked = {s.name: s.materialize for s in plan.specs}
+    assert asked == {"daily_signups": True, "revenue_by_country": False, "top_events": False}
+
+
 @pytest.mark.parametrize(
     "override, reason",
     [

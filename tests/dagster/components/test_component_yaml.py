@@ -279,7 +279,7 @@ def test_selection_defaults_and_overrides(posthog_api):
                 "description": "Revenue, per plan.",
                 "refresh": "force_blocking",
             },
-            "retired_report": {"version": 1},
+            "retired_report": {"version": 1, "materialize": True},
         },
     }
     with sandbox_with(attributes) as (sandbox, defs_path):
@@ -299,6 +299,7 @@ def test_selection_defaults_and_overrides(posthog_api):
     assert revenue.group_name == "finance"
     assert revenue.metadata["posthog/refresh"] == "force_blocking"
     assert retired.metadata["posthog/pinned_version"] == 1
+    assert retired.metadata["posthog/materialize"] is True and "posthog/materialize" not in daily.metadata
 
 
 def test_an_override_naming_a_missing_variable_skips_that_endpoint(posthog_api):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from endpoints_dagster.local.server.auth import READ
 from endpoints_dagster.local.server.routing import Ctx, api, json_response
@@ -12,6 +12,8 @@ async def _run(ctx: Ctx, body: dict | None) -> Response:
     state = ctx.state
     req = state.dialect.parse_run(body, dict(ctx.request.query_params))
     answer = await state.runs.run(ctx.project_id, ctx.request.path_params["name"], req, ctx.key)
+    if answer.html is not None:
+        return HTMLResponse(answer.html, answer.status)
     return json_response(answer.body, answer.status)
 
 
