@@ -294,7 +294,18 @@ def to_dataframe(
     ['datetime64[ns]', 'UInt64']
     """
     columns = [str(c) for c in (columns or [])]
-    rows = rows if rows is not None else []
+    rows = _check_rows(columns, rows if rows is not None else [])
+    data = list(zip(*rows)) if rows else [()] * len(columns)
+    names = _unique_names(columns)
+    arrays = {
+        name: _column(col, ct, name, timezone)
+        for name, col, ct in zip(names, data, _column_types(columns, types))
+    }
+    return pd.DataFrame(arrays, index=pd.RangeIndex(len(rows)), copy=False)
+
+
+def _check_rows(columns: list[str], rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
+    """The rows as lists in ``columns`` order; ``ValueError`` when one has another length."""
     if rows and isinstance(rows[0], dict):  # tolerate ClickHouse's JSONEachRow-style objects
         rows = [[r.get(c) for c in columns] for r in rows]
     try:
@@ -310,13 +321,7 @@ def to_dataframe(
             f"Row {index} of the run result has {len(rows[index])} values but there are {len(columns)} "
             f"columns ({', '.join(columns[:10])}{', ...' if len(columns) > 10 else ''}); the response is malformed."
         )
-    data = list(zip(*rows)) if rows else [()] * len(columns)
-    names = _unique_names(columns)
-    arrays = {
-        name: _column(col, ct, name, timezone)
-        for name, col, ct in zip(names, data, _column_types(columns, types))
-    }
-    return pd.DataFrame(arrays, index=pd.RangeIndex(len(rows)), copy=False)
+    return rows
 
 
 def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
