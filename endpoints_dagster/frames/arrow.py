@@ -69,12 +69,19 @@ __all__ = ["arrow_to_polars", "arrow_type_for", "concat_tables", "frame_to_arrow
 
 logger = logging.getLogger(__name__)
 
+SLICE = 10_000
 # Precision of the fixed-width decimal types, which name only their scale.
 _DECIMAL_PRECISION = {"Decimal32": 9, "Decimal64": 18, "Decimal128": 38, "Decimal256": 76}
 
 
 def _pa(extra: str = "arrow") -> Any:
     return require("pyarrow", extra)
+
+
+def _pool() -> pa.MemoryPool:
+    # Arrow's default pool (mimalloc) keeps freed pages resident for reuse; converting page after
+    # page with the system allocator peaked a third lower (bench/bench_arrow.py).
+    return _pa().system_memory_pool()
 
 
 def _decimal_type(ct: ClickHouseType) -> pa.DataType:
@@ -160,35 +167,35 @@ def _direct(values: Sequence[Any], ct: ClickHouseType, target: pa.DataType, time
     pa = _pa()
     name = ct.name
     if name in _FLOATS and not ct.nullable:  # JSON null is ClickHouse's nan/inf: NaN, as in pandas
-        return pa.array(np.array(values, dtype=_FLOATS[name]), type=target)
+        return pa.array(np.array(values, dtype=_FLOATS[name]), type=target, memory_pool=_pool())
     if name in _DATES or name in _DATETIMES:
         # The pandas converter's parsing (fast ISO path, zone rules), then Arrow takes its buffer.
         stamps = pandas_frames._timestamps(values, ct, _dtype(ct, timezone))
-        array = pa.array(stamps, from_pandas=True)
-        return array.cast(target)
+        array = pa.array(stamps, from_pandas=True, memory_pool=_pool())
+        return array.cast(target, memory_pool=_pool())
     if name in _DECIMALS:
-        return pa.array(pandas_frames._decimals(values, ct, None), type=target)
+        return pa.array(pandas_frames._decimals(values, ct, None), type=target, memory_pool=_pool())
     if name in _BIG_INTS:
-        return pa.array(_digits(values), type=target)
+        return pa.array(_digits(values), type=target, memory_pool=_pool())
     if pa.types.is_string(target) and name not in _STRINGS:
-        return pa.array(_json_text(values), type=target)
-    return pa.array(_container_values(values, ct), type=target)
+        return pa.array(_json_text(values), type=target, memory_pool=_pool())
+    return pa.array(_container_values(values, ct), type=target, memory_pool=_pool())
 
 
 def _via_pandas(values: Sequence[Any], ct: ClickHouseType, target: pa.DataType, timezone: str) -> pa.Array:
     """The slower path for values Arrow refuses (quoted ints, 0/1 booleans): pandas' converters."""
     pa = _pa()
     converted = pandas_frames._converter(ct)(values, ct, _dtype(ct, timezone))
-    return pa.array(converted, type=target, from_pandas=True)
+    return pa.array(converted, type=target, from_pandas=True, memory_pool=_pool())
 
 
 def _column(values: Sequence[Any], ct: ClickHouseType | None, name: str, timezone: str) -> pa.Array:
     pa = _pa()
     if ct is None:  # no type given: let Arrow infer, else keep the JSON text
         try:
-            return pa.array(values)
+            return pa.array(values, memory_pool=_pool())
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            return pa.array(_json_text(values), type=pa.string())
+            return pa.array(_json_text(values), type=pa.string(), memory_pool=_pool())
     target = arrow_type_for(ct, timezone)
     for attempt in (_direct, _via_pandas):
         try:
@@ -201,7 +208,7 @@ def _column(values: Sequence[Any], ct: ClickHouseType | None, name: str, timezon
         ct.raw,
         target,
     )
-    return pa.array(_json_text(values), type=pa.string())
+    return pa.array(_json_text(values), type=pa.string(), memory_pool=_pool())
 
 
 def to_arrow_table(
@@ -218,15 +225,21 @@ def to_arrow_table(
     """
     pa = _pa()
     columns = [str(c) for c in (columns or [])]
-    rows = rows if rows is not None else []
-    rows = pandas_frames._check_rows(columns, rows)
-    data = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    rows = pandas_frames._check_rows(columns, rows if rows is not None else [])
     names = pandas_frames._unique_names(columns)
-    arrays = [
-        _column(list(col), ct, name, timezone)
-        for name, col, ct in zip(names, data, pandas_frames._column_types(columns, types), strict=True)
-    ]
-    return pa.Table.from_arrays(arrays, names=names)
+    column_types = pandas_frames._column_types(columns, types)
+    # Slices of SLICE rows: the transposed values and the converters' temporaries then stay small
+    # beside the page's JSON rows (the chunks of one table share its schema; no copy).
+    tables = []
+    for start in range(0, max(len(rows), 1), SLICE):
+        part = rows[start : start + SLICE]
+        data = list(zip(*part, strict=True)) if part else [()] * len(columns)
+        arrays = [
+            _column(col, ct, name, timezone) for name, col, ct in zip(names, data, column_types, strict=True)
+        ]
+        del data
+        tables.append(pa.Table.from_arrays(arrays, names=names))
+    return concat_tables(tables)
 
 
 def concat_tables(tables: Sequence[pa.Table]) -> pa.Table:

@@ -98,7 +98,11 @@ class PageCollector:
         self.endpoint = endpoint
         self.columns, self.types = list(columns), [list(t) for t in types]
         self.timezone = timezone or "UTC"
-        self.keep_rows_up_to = KEEP_ROWS_UP_TO if keep_rows_up_to is None else keep_rows_up_to
+        if keep_rows_up_to is None:
+            # Arrow pages are converted from the first on: two pages of JSON rows at once would be
+            # most of the peak, and whoever asks for Arrow reads the table, not ``results``.
+            keep_rows_up_to = 0 if kind == "arrow" else KEEP_ROWS_UP_TO
+        self.keep_rows_up_to = keep_rows_up_to
         self.kind, self.limit = kind, limit
         self._rows: list[list[Any]] | None = None if kind == "none" else []
         self._frames: list[Any] = []
