@@ -17,6 +17,7 @@ import dagster as dg
 from endpoints_dagster.client.dialects.base import CURRENT_REFRESH_MODES
 from endpoints_dagster.client.names import ENDPOINT_NAME_PATTERN
 from endpoints_dagster.client.runs.args import DOCUMENTED_REFRESH_MODES
+from endpoints_dagster.frames.extras import check_frame_type
 
 #: Refresh modes an asset may ask for: the documented dialect's six, then PostHog today's three
 #: (`cache`, `force`, `direct`). The client maps each onto the dialect the server speaks (see
@@ -104,6 +105,8 @@ class EndpointSpec:
         key: An explicit asset key; otherwise the translator decides (`["posthog", name]`).
         group_name: An explicit group; otherwise the translator decides.
         metadata: Extra definition metadata for the asset.
+        frame_type: What the asset returns: `pandas`, `polars` or `arrow` (see `FRAME_TYPES`);
+            `None` takes the default of `build_endpoint_assets` (`pandas` unless set there).
 
     Example:
         .. code-block:: python
@@ -127,6 +130,7 @@ class EndpointSpec:
     key: Optional[dg.AssetKey] = None
     group_name: Optional[str] = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    frame_type: Optional[str] = None
 
     def __post_init__(self) -> None:
         # The contract's name rule, checked when a spec is made so that a bad name fails when the
@@ -140,6 +144,8 @@ class EndpointSpec:
             raise ValueError(
                 f"endpoint {self.name!r}: refresh={self.refresh!r} is not one of {', '.join(REFRESH_MODES)}"
             )
+        if self.frame_type is not None:
+            check_frame_type(self.frame_type, f"endpoint {self.name!r}: frame_type")
         if self.version is not None and (not isinstance(self.version, int) or self.version < 1):
             raise ValueError(
                 f"endpoint {self.name!r}: version must be a positive integer, got {self.version!r}"
