@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from conftest import hogql
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.loader import LoadingContextForTest
 
@@ -35,7 +34,8 @@ def endpoint(endpoint_factory) -> str:
 
 def change_rows(local_client, name: str) -> None:
     query = "SELECT event, count() AS n FROM events WHERE event != '$pageview' GROUP BY event ORDER BY event"
-    assert local_client.patch(f"endpoints/{name}/", json={"query": hogql(query)}).status_code == 200
+    body = {"query": {"kind": "HogQLQuery", "query": query}}
+    assert local_client.patch(f"endpoints/{name}/", json=body).status_code == 200
 
 
 def graph(endpoint: str):
