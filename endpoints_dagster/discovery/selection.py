@@ -87,6 +87,7 @@ class EndpointOverride:
         description: Replaces the endpoint's description from PostHog.
         refresh: Refresh mode for this endpoint's runs.
         metadata: Extra definition metadata.
+        frame_type: What the asset returns: pandas, polars or arrow.
     """
 
     variables: Mapping[str, Any] = field(default_factory=dict)
@@ -98,6 +99,7 @@ class EndpointOverride:
     description: Optional[str] = None
     refresh: Optional[str] = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    frame_type: Optional[str] = None
 
     def then(self, other: EndpointOverride) -> EndpointOverride:
         """This override with `other` applied on top: set fields of `other` win, and
@@ -213,6 +215,7 @@ def spec_for(endpoint: EndpointState, override: Optional[EndpointOverride], *, r
         key=override.key,
         group_name=override.group_name,
         metadata=metadata,
+        frame_type=override.frame_type,
     )
 
 
