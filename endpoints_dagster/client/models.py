@@ -305,9 +305,10 @@ class RunResult:
     built page by page, not as JSON rows, to bound memory: ``to_pandas()`` returns it as is, and
     ``results`` rebuilds the rows from it on first access (costly, see :attr:`results`).
 
-    A run made with ``frame_type="arrow"`` or ``"polars"`` keeps such a result as an Arrow table
-    instead (``to_arrow()``/``to_polars()`` without a copy), and one made with ``frame_type="none"``
-    keeps no rows, only ``row_count`` and ``data_version``.
+    A run made with ``frame_type="arrow"`` or ``"polars"`` keeps every result as an Arrow table,
+    built page by page from the first (``to_arrow()`` without a copy; ``results`` and
+    ``to_pandas()`` are rebuilt from it), and one made with ``frame_type="none"`` keeps no rows,
+    only ``row_count`` and ``data_version``.
 
     ``data_version`` fingerprints the result (columns, types and rows, hashed as the pages
     arrived): the same table gives the same text, any change another.
