@@ -132,3 +132,11 @@ def test_an_unknown_frame_type_is_refused_before_any_request():
     with EndpointsClient("http://127.0.0.1:9", 1, "phx_x") as client:
         with pytest.raises(ValueError, match="frame_type"):
             client.run_endpoint("e", frame_type="excel")
+
+
+def test_rows_cut_at_the_limit_are_remembered_so_the_result_says_more_exist():
+    collector = PageCollector("e", COLUMNS, TYPES, "UTC", limit=4)
+    collector.add(ROWS[:3], 0)
+    assert not collector.cut
+    collector.add(ROWS[3:6], 3)
+    assert collector.cut and len(collector) == 4

@@ -108,6 +108,7 @@ class PageCollector:
         self._frames: list[Any] = []
         self._count = 0
         self._digest = ResultDigest(columns, types, timezone)
+        self.cut = False  # whether rows past ``limit`` arrived (so more rows exist)
 
     @property
     def data_version(self) -> str:
@@ -125,7 +126,7 @@ class PageCollector:
     def add(self, rows: list[list[Any]], offset: int) -> None:
         """Add one page's rows (the caller drops its own references to them afterwards)."""
         if self.limit is not None and self._count + len(rows) > self.limit:
-            rows = rows[: max(0, self.limit - self._count)]
+            rows, self.cut = rows[: max(0, self.limit - self._count)], True
         self._digest.update(rows)
         if self.kind == "none":
             self._count += len(rows)

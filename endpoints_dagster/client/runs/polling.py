@@ -374,7 +374,7 @@ class Runner:
             while True:
                 fetched = len(rows)
                 if want is not None and fetched >= want:
-                    said = said or maybe or fetched > want
+                    said = said or maybe or fetched > want or rows.cut
                     rows.trim(want)
                     break
                 if cap is not None and fetched > cap:  # a server that sent more than the limit asked for
