@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 from dagster_duckdb_pandas import DuckDBPandasIOManager
+from dagster_duckdb_polars import DuckDBPolarsIOManager
 
 from endpoints_dagster import (
     EndpointSpec,
@@ -52,7 +53,13 @@ posthog_assets = build_endpoint_assets(
         # The saved defaults.
         "weekly_active_users",
         # Pinned to a version: later edits of the endpoint in PostHog do not change this asset.
-        EndpointSpec("feature_usage_by_plan", version=1),
+        # Landed as a Polars frame (built from Arrow pages) through DuckDB's Polars IO manager.
+        EndpointSpec(
+            "feature_usage_by_plan",
+            version=1,
+            frame_type="polars",
+            metadata={"dagster/io_manager_key": "polars_io_manager"},
+        ),
     ],
     max_concurrency=8,
 )
@@ -128,6 +135,9 @@ handwritten = dict(
             personal_api_key=dg.EnvVar("POSTHOG_PERSONAL_API_KEY"),
         ),
         "io_manager": DuckDBPandasIOManager(
+            database=os.environ.get("DEMO_DUCKDB_PATH", "data/demo.duckdb"), schema="analytics"
+        ),
+        "polars_io_manager": DuckDBPolarsIOManager(
             database=os.environ.get("DEMO_DUCKDB_PATH", "data/demo.duckdb"), schema="analytics"
         ),
     },

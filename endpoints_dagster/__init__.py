@@ -58,6 +58,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static analysers and IDEs see the real imports
     from endpoints_dagster.as_code.specs import load_endpoint_file_specs
     from endpoints_dagster.assets.factory import build_endpoint_assets
+    from endpoints_dagster.automation import endpoint_data_changed
     from endpoints_dagster.client.client import EndpointsClient
     from endpoints_dagster.client.errors import (
         AuthenticationError,
@@ -87,7 +88,9 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real imports
     )
     from endpoints_dagster.components import PostHogEndpointsComponent
     from endpoints_dagster.discovery.load import load_endpoint_specs
+    from endpoints_dagster.frames.extras import MissingExtraError
     from endpoints_dagster.resource import PostHogEndpointsResource
+    from endpoints_dagster.sensors.observations import build_endpoint_observations
     from endpoints_dagster.sensors.sensor import (
         EndpointExecution,
         EndpointSensorError,

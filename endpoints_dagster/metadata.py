@@ -30,15 +30,24 @@ def column_schema(result: RunResult) -> dg.TableSchema:
     )
 
 
-def markdown_preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> str:
-    """The first rows as a Markdown table, cells shortened.
+def _pandas_head(frame: Any, rows: int) -> pd.DataFrame:
+    """The first rows of a pandas, Polars or Arrow frame, as pandas (only they are rendered)."""
+    if isinstance(frame, pd.DataFrame):
+        return frame.head(rows)
+    if hasattr(frame, "slice") and hasattr(frame, "schema") and hasattr(frame, "num_rows"):  # pyarrow
+        return frame.slice(0, rows).to_pandas()
+    return frame.head(rows).to_pandas()  # polars
+
+
+def markdown_preview(frame: Any, rows: int = PREVIEW_ROWS) -> str:
+    """The first rows (of a pandas, Polars or Arrow frame) as a Markdown table, cells shortened.
 
     Dagster's UI renders Markdown metadata inline only below about 1,000 characters (a button
     opens longer text), so a wide table shows fewer rows rather than disappear behind the button.
     """
-    if frame.empty:
+    if len(frame) == 0:
         return "_no rows_"
-    cells = frame.head(rows).astype(object).map(_short_cell)
+    cells = _pandas_head(frame, rows).astype(object).map(_short_cell)
     shown = len(cells)
     table = cells.to_markdown(index=False)
     while len(table) > INLINE_MARKDOWN_CHARS and shown > MIN_PREVIEW_ROWS:
@@ -59,7 +68,7 @@ def materialization_metadata(
     *,
     endpoint: str,
     result: RunResult,
-    frame: pd.DataFrame,
+    frame: Any,
     variables: Mapping[str, Any],
     refresh: str,
     ui_url: Optional[str],

@@ -18,6 +18,7 @@ from endpoints_dagster.as_code.files import EndpointFile
 from endpoints_dagster.client.dialects.base import CURRENT_REFRESH_MODES
 from endpoints_dagster.client.names import ENDPOINT_NAME_PATTERN
 from endpoints_dagster.client.runs.args import DOCUMENTED_REFRESH_MODES
+from endpoints_dagster.frames.extras import check_frame_type
 
 #: Refresh modes an asset may ask for: the documented dialect's six, then PostHog today's three
 #: (`cache`, `force`, `direct`). The client maps each onto the dialect the server speaks (see
@@ -112,6 +113,8 @@ class EndpointSpec:
             off; nothing is sent when it is on): runs then read a precomputed table instead of
             computing the query, for endpoints too heavy for PostHog's synchronous limit (about
             60 s). The data is as fresh as the last materialization (see docs/heavy-endpoints.md).
+        frame_type: What the asset returns: `pandas`, `polars` or `arrow` (see `FRAME_TYPES`);
+            `None` takes the default of `build_endpoint_assets` (`pandas` unless set there).
 
     Example:
         .. code-block:: python
@@ -137,6 +140,7 @@ class EndpointSpec:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     source: Optional[EndpointFile] = None
     materialize: bool = False
+    frame_type: Optional[str] = None
 
     def __post_init__(self) -> None:
         # The contract's name rule, checked when a spec is made so that a bad name fails when the
@@ -150,6 +154,8 @@ class EndpointSpec:
             raise ValueError(
                 f"endpoint {self.name!r}: refresh={self.refresh!r} is not one of {', '.join(ASSET_REFRESH_MODES)}"
             )
+        if self.frame_type is not None:
+            check_frame_type(self.frame_type, f"endpoint {self.name!r}: frame_type")
         if self.version is not None and (not isinstance(self.version, int) or self.version < 1):
             raise ValueError(
                 f"endpoint {self.name!r}: version must be a positive integer, got {self.version!r}"

@@ -3,7 +3,8 @@
 Endpoints that share a partitions definition become one subsettable multi-asset, so the ones
 selected together in a run execute concurrently in one step (bounded by `max_concurrency`,
 and across runs by a Dagster `pool`). Unlike spec-only integrations that return `Nothing`,
-every asset returns its DataFrame through the IO manager.
+every asset returns its DataFrame (pandas, Polars or Arrow: `frame_type`) through the IO manager,
+and reports the result's data version, so downstream assets are stale only when the rows changed.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import dagster as dg
-import pandas as pd
 
 from endpoints_dagster.as_code.deploy import Deployment, deploy_endpoint_file
 from endpoints_dagster.assets.fanout import ProgressThrottle, run_concurrently
 from endpoints_dagster.client.errors import PostHogEndpointsError
 from endpoints_dagster.client.models import RunResult
+from endpoints_dagster.frames.extras import check_frame_type
 from endpoints_dagster.metadata import (
     column_schema,
     deployment_metadata,
@@ -44,6 +45,7 @@ class _Planned:
 
     spec: EndpointSpec
     key: dg.AssetKey
+    frame_type: str = "pandas"
 
 
 def build_endpoint_assets(
@@ -55,8 +57,13 @@ def build_endpoint_assets(
     pool: Optional[str] = None,
     schema_checks: bool = True,
     name: Optional[str] = None,
+    frame_type: str = "pandas",
 ) -> list[dg.AssetsDefinition]:
-    """Assets that run PostHog endpoints and return their rows as typed pandas DataFrames.
+    """Assets that run PostHog endpoints and return their rows as typed DataFrames.
+
+    Each materialization reports a `DataVersion` of the result (columns, types and rows, hashed
+    as the pages arrive): a refresh that returns the same rows leaves downstream assets fresh,
+    and `endpoint_data_changed()` runs a downstream asset only when they changed.
 
     Args:
         endpoints: Endpoint specs, or bare endpoint names for the saved defaults.
@@ -66,6 +73,9 @@ def build_endpoint_assets(
         pool: A Dagster concurrency pool that caps these steps across runs.
         schema_checks: Add a `schema_unchanged` asset check (WARN) per endpoint asset.
         name: Base op name; derived from the endpoints when omitted.
+        frame_type: What the assets return unless their spec says otherwise: `pandas` (default),
+            `polars` (needs the `polars` extra) or `arrow` (a `pyarrow.Table`, the `arrow` extra).
+            Pick an IO manager that stores that type.
 
     Returns:
         One multi-asset per distinct partitions definition among the endpoints.
@@ -99,6 +109,7 @@ def build_endpoint_assets(
     """
     if max_concurrency < 1:
         raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+    check_frame_type(frame_type)
     translator = translator or PostHogEndpointsTranslator()
     specs = [coerce_spec(s) for s in endpoints]
     seen: set[str] = set()
@@ -131,6 +142,7 @@ def build_endpoint_assets(
             name=name,
             index=index,
             count=len(groups),
+            frame_type=frame_type,
         )
         for index, (partitions_def, members) in enumerate(groups)
     ]
@@ -168,6 +180,7 @@ def _build_multi_asset(
     name: Optional[str],
     index: int,
     count: int,
+    frame_type: str,
 ) -> dg.AssetsDefinition:
     planned: list[_Planned] = []
     asset_specs: list[dg.AssetSpec] = []
@@ -183,7 +196,7 @@ def _build_multi_asset(
         if "dagster/io_manager_key" not in asset_spec.metadata:
             asset_spec = asset_spec.with_io_manager_key("io_manager")
         asset_specs.append(asset_spec)
-        planned.append(_Planned(spec, asset_spec.key))
+        planned.append(_Planned(spec, asset_spec.key, spec.frame_type or frame_type))
     check_specs = [
         dg.AssetCheckSpec(
             SCHEMA_CHECK_NAME,
@@ -244,7 +257,7 @@ def _materialize(
 
         def work(
             item: _Planned, cancel: threading.Event, log_line: Callable[[str], None]
-        ) -> tuple[RunResult, pd.DataFrame, Optional[Deployment], dict[str, Any]]:
+        ) -> tuple[RunResult, Any, Optional[Deployment], dict[str, Any]]:
             spec = item.spec
             # A file-backed endpoint is deployed first, then the version deployed is the one run.
             deployment = deploy_endpoint_file(spec.source, client) if spec.source is not None else None
@@ -261,9 +274,15 @@ def _materialize(
                 version=deployment.version if deployment is not None else spec.version,
                 on_progress=ProgressThrottle(f"endpoint '{spec.name}'", log_line),
                 cancel_event=cancel,
+                frame_type=item.frame_type,
             )
             # Converted here, so that rows that cannot become a frame fail this endpoint only.
-            return result, result.to_pandas(), deployment, materialized_metadata(result, endpoint)
+            return (
+                result,
+                result.to_frame(item.frame_type),
+                deployment,
+                materialized_metadata(result, endpoint),
+            )
 
         context.log.info(
             f"materializing {len(selected)} PostHog endpoint(s), up to {max_concurrency} at once"
@@ -295,11 +314,15 @@ def _materialize(
                 metadata.update(deployment_metadata(deployment))
             metadata.update(materialized)
             context.log.info(
-                f"endpoint '{item.spec.name}' returned {len(frame):,} rows x {len(frame.columns)} columns"
+                f"endpoint '{item.spec.name}' returned {len(frame):,} rows x {len(result.columns)} columns"
                 + (" (cached)" if result.is_cached else "")
             )
             yield dg.MaterializeResult(
-                asset_key=item.key, value=frame, metadata=metadata, check_results=check_results
+                asset_key=item.key,
+                value=frame,
+                metadata=metadata,
+                check_results=check_results,
+                data_version=dg.DataVersion(result.data_version),
             )
 
     if failures:

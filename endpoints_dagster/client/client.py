@@ -67,6 +67,8 @@ from endpoints_dagster.client.runs.polling import Runner, cancel_quietly, defaul
 __all__ = ["EndpointsClient"]
 
 MAX_PAGE_SIZE = 50_000  # PostHog's hard cap of rows in one response
+# Polars frames are built from the Arrow pages (zero-copy), so both collect Arrow tables.
+_COLLECT_BY_FRAME_TYPE = {"pandas": "pandas", "arrow": "arrow", "polars": "arrow", "none": "none"}
 
 
 def _query_of(name: str, query: Any) -> dict[str, Any]:
@@ -589,6 +591,7 @@ class EndpointsClient:
         timeout: float | None = UNSET,
         on_progress: Callable[[QueryStatus], None] | None = None,
         cancel_event: threading.Event | None = None,
+        frame_type: str = "pandas",
     ) -> RunResult:
         """Run an endpoint and return every row, having waited for an async query and paged.
 
@@ -611,6 +614,10 @@ class EndpointsClient:
             on_progress: called with each :class:`QueryStatus` polled while an async query runs.
             cancel_event: set it (from another thread) to cancel the run and the remote query, also
                 while the run request itself is still open (a synchronous run).
+            frame_type: what pages of a large result become as they arrive: ``pandas`` (default),
+                ``arrow`` or ``polars`` (Arrow tables, for ``to_arrow()``/``to_polars()`` at the least
+                memory), or ``none`` to keep no rows at all: only ``row_count`` and ``data_version``
+                (a cheap check whether the result changed).
 
         Example::
 
@@ -618,6 +625,10 @@ class EndpointsClient:
             print(result.row_count, result.endpoint_version)
         """
         validate_endpoint_name(name)
+        if frame_type not in _COLLECT_BY_FRAME_TYPE:
+            raise ValueError(
+                f"frame_type must be one of {', '.join(_COLLECT_BY_FRAME_TYPE)}, got {frame_type!r}"
+            )
         if max_rows is not UNSET and max_rows is not None:
             check_int("max_rows (None for no guard)", max_rows, 1)
         args = RunArgs(
@@ -653,6 +664,7 @@ class EndpointsClient:
                     client_query_id=client_query_id,
                     limit=limit,
                     offset=offset,
+                    collect=_COLLECT_BY_FRAME_TYPE[frame_type],
                 )
             except PostHogEndpointsError as exc:
                 if cancel_event is None or not cancel_event.is_set() or isinstance(exc, QueryCancelledError):

@@ -11,14 +11,17 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
+if TYPE_CHECKING:  # pandas, pyarrow and polars are imported only when a frame is asked for
     import pandas as pd
+    import polars as pl
+    import pyarrow as pa
 
 __all__ = [
     "Endpoint",
@@ -305,10 +308,20 @@ class RunResult:
     built page by page, not as JSON rows, to bound memory: ``to_pandas()`` returns it as is, and
     ``results`` rebuilds the rows from it on first access (costly, see :attr:`results`).
 
+    A run made with ``frame_type="arrow"`` or ``"polars"`` keeps every result as an Arrow table,
+    built page by page from the first (``to_arrow()`` without a copy; ``results`` and
+    ``to_pandas()`` are rebuilt from it), and one made with ``frame_type="none"`` keeps no rows,
+    only ``row_count`` and ``data_version``.
+
+    ``data_version`` fingerprints the result (columns, types and rows, hashed as the pages
+    arrived): the same table gives the same text, any change another.
+
     Example::
 
         result = client.run_endpoint("daily_signups", variables={"since": "2026-01-01"})
         frame = result.to_pandas()
+        table = result.to_arrow()  # pip install "endpoints-dagster[arrow]"
+        result.data_version  # 'sha256:...'
     """
 
     columns: list[str]
@@ -329,6 +342,9 @@ class RunResult:
     pages: int = 1
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    _table: pa.Table | None = field(default=None, repr=False, compare=False)
+    _row_count: int | None = field(default=None, repr=False, compare=False)
+    _data_version: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def results(self) -> list[list[Any]]:
@@ -342,15 +358,43 @@ class RunResult:
         if self._rows is None:
             from endpoints_dagster.client.runs.pages import rows_of_frame
 
-            object.__setattr__(self, "_rows", rows_of_frame(self._frame))
+            if self._table is not None:
+                rows = [list(row.values()) for row in self._table.to_pylist()]
+            else:
+                rows = rows_of_frame(self._frame)
+            object.__setattr__(self, "_rows", rows)
         return self._rows  # type: ignore[return-value]
 
     @property
     def row_count(self) -> int:
-        """How many rows the result holds."""
+        """How many rows the result holds (also for a run that kept none, ``frame_type="none"``)."""
         if self._rows is None and self._frame is not None:
             return len(self._frame)
+        if self._rows is None and self._table is not None:
+            return int(self._table.num_rows)
+        if self._rows is None and self._row_count is not None:
+            return self._row_count
         return len(self._rows or [])
+
+    @property
+    def data_version(self) -> str:
+        """The result's fingerprint, ``sha256:<hex>``: columns, ClickHouse types, timezone and rows.
+
+        Computed as the pages arrived for a result from ``run_endpoint``; for one built otherwise
+        (``RunResult.from_api``), from its rows on first access.
+
+        >>> a = RunResult.from_api({"columns": ["n"], "types": [["n", "UInt8"]], "results": [[1]]})
+        >>> b = RunResult.from_api({"columns": ["n"], "types": [["n", "UInt8"]], "results": [[2]]})
+        >>> a.data_version == b.data_version
+        False
+        """
+        if self._data_version is None:
+            from endpoints_dagster.client.runs.digest import digest_of
+
+            object.__setattr__(
+                self, "_data_version", digest_of(self.columns, self.types, self.timezone, self.results)
+            )
+        return self._data_version  # type: ignore[return-value]
 
     def to_pandas(self) -> pd.DataFrame:
         """The rows as a typed pandas DataFrame (ClickHouse types mapped to pandas dtypes).
@@ -360,12 +404,64 @@ class RunResult:
         """
         if self._frame is not None:
             return self._frame
-        from endpoints_dagster.client.errors import PostHogEndpointsError
         from endpoints_dagster.frames.pandas import to_dataframe
 
-        try:
+        self._check_kept()
+        if self._table is not None:  # collected as Arrow: rebuilt from its rows, typed as always
+            return to_dataframe(self.columns, self.types, self.results, timezone=self.timezone or "UTC")
+        with self._readable():
             return to_dataframe(self.columns, self.types, self._rows or [], timezone=self.timezone or "UTC")
-        except ValueError as exc:  # rows that do not match the columns: a malformed answer
+
+    def to_arrow(self) -> pa.Table:
+        """The rows as a typed ``pyarrow.Table`` (needs the ``arrow`` extra).
+
+        Types follow the pandas mapping (see :mod:`endpoints_dagster.frames.arrow`). A result
+        collected with ``frame_type="arrow"`` or ``"polars"`` returns its table as is.
+        """
+        from endpoints_dagster.frames.arrow import frame_to_arrow, to_arrow_table
+
+        if self._table is not None:
+            return self._table
+        self._check_kept()
+        if self._frame is not None:  # collected as pandas pages: converted column by column
+            return frame_to_arrow(self._frame, self.columns, self.types, timezone=self.timezone or "UTC")
+        with self._readable():
+            return to_arrow_table(self.columns, self.types, self._rows or [], timezone=self.timezone or "UTC")
+
+    def to_polars(self) -> pl.DataFrame:
+        """The rows as a typed ``polars.DataFrame`` (``polars`` extra), built from :meth:`to_arrow`."""
+        from endpoints_dagster.frames.arrow import arrow_to_polars
+        from endpoints_dagster.frames.extras import require
+
+        # Both first, so a missing pyarrow names the polars extra (which installs both).
+        require("pyarrow", "polars"), require("polars", "polars")
+        return arrow_to_polars(self.to_arrow())
+
+    def to_frame(self, frame_type: str = "pandas") -> Any:
+        """``to_pandas()``, ``to_polars()`` or ``to_arrow()`` by name."""
+        readers = {"pandas": self.to_pandas, "polars": self.to_polars, "arrow": self.to_arrow}
+        if frame_type not in readers:
+            raise ValueError(f"frame_type must be one of pandas, polars, arrow; got {frame_type!r}")
+        return readers[frame_type]()
+
+    def _check_kept(self) -> None:
+        from endpoints_dagster.client.errors import PostHogEndpointsError
+
+        if self._rows is None and self._frame is None and self._table is None:
+            raise PostHogEndpointsError(
+                f"The result of endpoint {self.name!r} was run with frame_type='none' and keeps no rows; "
+                "run it with frame_type='pandas', 'polars' or 'arrow' to read them.",
+                endpoint=self.name,
+            )
+
+    @contextlib.contextmanager
+    def _readable(self) -> Iterator[None]:
+        """Rows that do not match the columns (a malformed answer) fail with the client's error."""
+        from endpoints_dagster.client.errors import PostHogEndpointsError
+
+        try:
+            yield
+        except ValueError as exc:
             subject = f"endpoint {self.name!r}" if self.name else "the run"
             raise PostHogEndpointsError(
                 f"The rows PostHog returned for {subject} cannot be read: {exc} Check that host points at "

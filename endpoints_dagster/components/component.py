@@ -112,13 +112,13 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
 
     Blocks: `connection` (required), `selection` (include/exclude names or globs, active
     only unless `include_inactive`), `defaults` (refresh, group, key_prefix, pool,
-    max_concurrency, schema_checks), `endpoints` (per name or glob: variables, partitions,
-    date_format, version, key, group, description, refresh, metadata), `endpoint_files` (a
-    folder of endpoint files, relative to this file: each an asset deployed from its file, see
-    docs/endpoints-as-code.md), `translation` (any
-    asset attribute; templates see `endpoint`: name, description, hogql, current_version,
-    variables, and `spec`), `sensor` (launch a run when an endpoint executes in PostHog),
-    `resource_key` / `provide_resource`, and Dagster's `defs_state`.
+    max_concurrency, schema_checks, frame_type), `endpoints` (per name or glob: variables,
+    partitions, date_format, version, key, group, description, refresh, metadata, frame_type,
+    materialize), `endpoint_files` (a folder of endpoint files, relative to this file: each an
+    asset deployed from its file, see docs/endpoints-as-code.md), `translation` (any asset
+    attribute; templates see `endpoint`: name, description, hogql, current_version, variables,
+    and `spec`), `sensor` (launch a run when an endpoint executes in PostHog), `resource_key` /
+    `provide_resource`, and Dagster's `defs_state`.
     """
 
     connection: ResolvedConnection
@@ -253,6 +253,7 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
                 max_concurrency=defaults.max_concurrency,
                 pool=defaults.pool,
                 schema_checks=defaults.schema_checks,
+                frame_type=defaults.frame_type,
             )
             if specs
             else []

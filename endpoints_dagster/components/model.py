@@ -25,6 +25,7 @@ from endpoints_dagster.discovery.selection import (
     EndpointOverride,
     EndpointSelection,
 )
+from endpoints_dagster.frames.extras import FRAME_TYPES
 from endpoints_dagster.resource import DEFAULT_HOST, PostHogEndpointsResource
 from endpoints_dagster.specs import ASSET_REFRESH_MODES
 from endpoints_dagster.translator import DEFAULT_GROUP, DEFAULT_KEY_PREFIX
@@ -41,6 +42,9 @@ RefreshMode = Literal[
     "direct",
 ]
 assert set(RefreshMode.__args__) == set(ASSET_REFRESH_MODES)  # type: ignore[attr-defined]
+# What an asset returns (`frame_type`): pandas DataFrames, Polars frames or Arrow tables.
+FrameType = Literal["pandas", "polars", "arrow"]
+assert set(FrameType.__args__) == set(FRAME_TYPES)  # type: ignore[attr-defined]
 
 
 class ResolutionError(ResolutionException):
@@ -226,6 +230,7 @@ class DefaultsArgs(Resolvable):
     pool: Optional[str] = None
     max_concurrency: int = 8
     schema_checks: bool = True
+    frame_type: FrameType = "pandas"
 
     def prefix(self) -> tuple[str, ...]:
         if isinstance(self.key_prefix, str):
@@ -286,6 +291,7 @@ class EndpointOverrideArgs(Resolvable):
     metadata: dict[str, Any] = field(default_factory=dict)
     # Ask PostHog to materialize the endpoint (heavy endpoints: see docs/heavy-endpoints.md).
     materialize: Optional[bool] = None
+    frame_type: Optional[FrameType] = None
 
     def to_override(self, name: str) -> EndpointOverride:
         where = f"endpoints.{name}"
@@ -318,6 +324,7 @@ class EndpointOverrideArgs(Resolvable):
             refresh=self.refresh,
             metadata=dict(self.metadata or {}),
             materialize=self.materialize,
+            frame_type=self.frame_type,
         )
 
 

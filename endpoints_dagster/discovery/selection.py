@@ -88,6 +88,7 @@ class EndpointOverride:
         refresh: Refresh mode for this endpoint's runs.
         metadata: Extra definition metadata.
         materialize: Ask PostHog to materialize the endpoint before running it (see `EndpointSpec`).
+        frame_type: What the asset returns: pandas, polars or arrow.
     """
 
     variables: Mapping[str, Any] = field(default_factory=dict)
@@ -100,6 +101,7 @@ class EndpointOverride:
     refresh: Optional[str] = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     materialize: Optional[bool] = None
+    frame_type: Optional[str] = None
 
     def then(self, other: EndpointOverride) -> EndpointOverride:
         """This override with `other` applied on top: set fields of `other` win, and
@@ -216,6 +218,7 @@ def spec_for(endpoint: EndpointState, override: Optional[EndpointOverride], *, r
         group_name=override.group_name,
         metadata=metadata,
         materialize=bool(override.materialize),
+        frame_type=override.frame_type,
     )
 
 

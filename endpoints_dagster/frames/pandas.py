@@ -36,7 +36,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -290,7 +290,20 @@ def to_dataframe(
     ['datetime64[ns]', 'UInt64']
     """
     columns = [str(c) for c in (columns or [])]
-    rows = rows if rows is not None else []
+    rows = _check_rows(columns, rows if rows is not None else [])
+    data = list(zip(*rows)) if rows else [()] * len(columns)
+    names = _unique_names(columns)
+    arrays = {
+        name: _column(col, ct, name, timezone)
+        for name, col, ct in zip(names, data, _column_types(columns, types))
+    }
+    return pd.DataFrame(arrays, index=pd.RangeIndex(len(rows)), copy=False)
+
+
+def _check_rows(
+    columns: list[str], rows: Sequence[Sequence[Any] | Mapping[str, Any]]
+) -> Sequence[Sequence[Any]]:
+    """The rows as lists in ``columns`` order; ``ValueError`` when one has another length."""
     if rows and isinstance(rows[0], dict):  # tolerate ClickHouse's JSONEachRow-style objects
         rows = [[r.get(c) for c in columns] if isinstance(r, Mapping) else r for r in rows]
     try:
@@ -306,13 +319,7 @@ def to_dataframe(
             f"Row {index} of the run result has {len(rows[index])} values but there are {len(columns)} "
             f"columns ({', '.join(columns[:10])}{', ...' if len(columns) > 10 else ''}); the response is malformed."
         )
-    data = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
-    names = _unique_names(columns)
-    arrays = {
-        name: _column(col, ct, name, timezone)
-        for name, col, ct in zip(names, data, _column_types(columns, types), strict=True)
-    }
-    return pd.DataFrame(arrays, index=pd.RangeIndex(len(rows)), copy=False)
+    return cast(Sequence[Sequence[Any]], rows)
 
 
 def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:

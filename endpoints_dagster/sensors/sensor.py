@@ -84,6 +84,9 @@ def build_endpoint_external_assets(
     `AutomationCondition.eager()`, and give them to `build_endpoint_execution_sensor(...,
     observe=True)`: every new execution of an endpoint is reported as an `AssetMaterialization`
     of its external asset (an `AssetObservation` would not make an eager downstream react).
+    To react only when an endpoint's *result* changed, observe it instead with
+    `build_endpoint_observations` (a data version per observation, a cached run, no rows stored)
+    and give downstream assets `endpoint_data_changed()`.
 
     Example:
         .. code-block:: python

@@ -11,6 +11,13 @@ the final frame at peak.
 :func:`paused_gc` turns the cyclic garbage collector off while pages are collected: the collector
 would otherwise re-scan every kept container on each page (a 1,000,000-row run took 5x longer).
 pandas is imported only once a page is converted.
+
+Pages become Arrow tables instead of DataFrames with ``frame_type="arrow"`` (the Arrow and Polars
+paths): they are concatenated without a copy, so the peak stays near the final table. With
+``frame_type="none"`` no row is kept at all: only the count and the digest (an observation).
+
+Every page also goes through a :class:`~endpoints_dagster.client.runs.digest.ResultDigest` as it is
+added, which gives the result's data version without a second pass.
 """
 
 from __future__ import annotations
@@ -22,13 +29,17 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from endpoints_dagster.client.errors import PostHogEndpointsError
+from endpoints_dagster.client.runs.digest import ResultDigest
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
-__all__ = ["KEEP_ROWS_UP_TO", "PageCollector", "paused_gc", "rows_of_frame"]
+__all__ = ["COLLECT_KINDS", "KEEP_ROWS_UP_TO", "PageCollector", "paused_gc", "rows_of_frame"]
 
 KEEP_ROWS_UP_TO = 50_000  # PostHog's cap of rows in one response
+#: What large pages become: pandas DataFrames, Arrow tables (also for Polars), or nothing kept.
+COLLECT_KINDS = ("pandas", "arrow", "none")
 
 _gc_lock = threading.Lock()
 _gc_pausers = 0
@@ -65,6 +76,10 @@ class PageCollector:
         columns / types: the first page's, shared by every page (checked by the caller).
         timezone: the result's ``timezone`` for ``DateTime`` types without one.
         keep_rows_up_to: rows kept as JSON values before switching to DataFrames (:data:`KEEP_ROWS_UP_TO`).
+        kind: what pages past ``keep_rows_up_to`` become (:data:`COLLECT_KINDS`).
+        limit: rows past it are neither hashed nor kept (a caller's ``limit`` reached mid-page).
+
+    ``data_version`` is the digest of the rows kept so far (see :mod:`~endpoints_dagster.client.runs.digest`).
     """
 
     def __init__(
@@ -75,14 +90,30 @@ class PageCollector:
         timezone: str | None,
         *,
         keep_rows_up_to: int | None = None,
+        kind: str = "pandas",
+        limit: int | None = None,
     ) -> None:
+        if kind not in COLLECT_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(COLLECT_KINDS)}, got {kind!r}")
         self.endpoint = endpoint
         self.columns, self.types = list(columns), [list(t) for t in types]
         self.timezone = timezone or "UTC"
-        self.keep_rows_up_to = KEEP_ROWS_UP_TO if keep_rows_up_to is None else keep_rows_up_to
-        self._rows: list[list[Any]] | None = []
-        self._frames: list[pd.DataFrame] = []
+        if keep_rows_up_to is None:
+            # Arrow pages are converted from the first on: two pages of JSON rows at once would be
+            # most of the peak, and whoever asks for Arrow reads the table, not ``results``.
+            keep_rows_up_to = 0 if kind == "arrow" else KEEP_ROWS_UP_TO
+        self.keep_rows_up_to = keep_rows_up_to
+        self.kind, self.limit = kind, limit
+        self._rows: list[list[Any]] | None = None if kind == "none" else []
+        self._frames: list[Any] = []
         self._count = 0
+        self._digest = ResultDigest(columns, types, timezone)
+        self.cut = False  # whether rows past ``limit`` arrived (so more rows exist)
+
+    @property
+    def data_version(self) -> str:
+        """The digest of every row added so far (up to ``limit``)."""
+        return self._digest.hexdigest()
 
     def __len__(self) -> int:
         return self._count
@@ -99,6 +130,12 @@ class PageCollector:
         otherwise pass the run unnoticed and fail later, in whoever reads it.
         """
         self._check_widths(rows, offset)
+        if self.limit is not None and self._count + len(rows) > self.limit:
+            rows, self.cut = rows[: max(0, self.limit - self._count)], True
+        self._digest.update(rows)
+        if self.kind == "none":
+            self._count += len(rows)
+            return
         if self._rows is not None and self._count + len(rows) <= self.keep_rows_up_to:
             self._rows.extend(rows)
         else:
@@ -122,20 +159,32 @@ class PageCollector:
             for frame in self._frames:
                 if seen >= count:
                     break
-                kept.append(frame if seen + len(frame) <= count else frame.iloc[: count - seen])
+                if seen + len(frame) <= count:
+                    kept.append(frame)
+                elif self.kind == "arrow":
+                    kept.append(frame.slice(0, count - seen))
+                else:
+                    kept.append(frame.iloc[: count - seen])
                 seen += len(frame)
             self._frames = kept
         self._count = count
 
-    def finish(self) -> tuple[list[list[Any]] | None, pd.DataFrame | None]:
-        """``(rows, None)`` for a small result, ``(None, frame)`` for a converted one."""
+    def finish(self) -> tuple[list[list[Any]] | None, pd.DataFrame | pa.Table | None]:
+        """``(rows, None)`` for a small result, ``(None, frame)`` for a converted one (a DataFrame,
+        or an Arrow table with ``kind="arrow"``); ``(None, None)`` with ``kind="none"``."""
         if self._rows is not None:
             return self._rows, None
-        from endpoints_dagster.frames.pandas import concat_frames
-
+        if self.kind == "none":
+            return None, None
         frames, self._frames = self._frames, []
         if not frames:
             return [], None
+        if self.kind == "arrow":
+            from endpoints_dagster.frames.arrow import concat_tables
+
+            return None, concat_tables(frames)
+        from endpoints_dagster.frames.pandas import concat_frames
+
         return None, concat_frames(frames)
 
     def _check_widths(self, rows: list[list[Any]], offset: int) -> None:
@@ -165,10 +214,14 @@ class PageCollector:
             endpoint=self.endpoint,
         )
 
-    def _convert(self, rows: list[list[Any]], offset: int) -> pd.DataFrame:
-        from endpoints_dagster.frames.pandas import to_dataframe
-
+    def _convert(self, rows: list[list[Any]], offset: int) -> pd.DataFrame | pa.Table:
         try:
+            if self.kind == "arrow":
+                from endpoints_dagster.frames.arrow import to_arrow_table
+
+                return to_arrow_table(self.columns, self.types, rows, timezone=self.timezone)
+            from endpoints_dagster.frames.pandas import to_dataframe
+
             return to_dataframe(self.columns, self.types, rows, timezone=self.timezone)
         except ValueError as exc:
             raise self._unreadable(offset, str(exc)) from None

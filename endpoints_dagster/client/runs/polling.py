@@ -378,6 +378,7 @@ class Runner:
         client_query_id: str | None,
         limit: int | None,
         offset: int | None,
+        collect: str = "pandas",
     ) -> RunResult:
         version = None if version is None else check_int(f"version of endpoint {self.name!r}", version, 1)
         limit = None if limit is None else check_int(f"limit for endpoint {self.name!r}", limit, 1)
@@ -401,7 +402,7 @@ class Runner:
         server = self.dialects.active
         said, maybe = first.has_more, server.may_have_more(len(first.results), (body or {}).get("limit"))
         start = offset or 0
-        rows = PageCollector(self.name, first.columns, first.types, first.timezone)
+        rows = PageCollector(self.name, first.columns, first.types, first.timezone, kind=collect, limit=want)
         rows.add(first.results, start)
         # Only the server's "same rows again" check needs the previous page's rows; keep them only then.
         previous = first.results if data.get("offset") is None else None
@@ -416,7 +417,7 @@ class Runner:
             while True:
                 fetched = len(rows)
                 if want is not None and fetched >= want:
-                    said = said or maybe or fetched > want
+                    said = said or maybe or fetched > want or rows.cut
                     rows.trim(want)
                     break
                 if cap is not None and fetched > cap:  # a server that sent more than the limit asked for
@@ -457,7 +458,10 @@ class Runner:
         return dataclasses.replace(
             first,
             _rows=kept,
-            _frame=frame,
+            _frame=frame if collect == "pandas" else None,
+            _table=frame if collect == "arrow" else None,
+            _row_count=len(rows),
+            _data_version=rows.data_version,
             has_more=said,
             pages=pages,
             query_id=query_id or first.query_id,
