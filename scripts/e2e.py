@@ -7,11 +7,18 @@
 3. Through the webserver's GraphQL API, as the UI's buttons do: one run for every unpartitioned
    demo asset (with `top_events` slowed down by the server's latency knob, so its run log shows
    progress lines) and a backfill of the last days of `daily_signups`; waits for both to succeed.
-4. Drives headless Chromium over those pages (`scripts/e2e_checks.py`): the asset graph, the
-   latest materialization of `revenue_by_country`, the slow run's progress lines, the sensor (whose
-   tick is previewed in the UI, before and after a dashboard executes the endpoint) and the
-   schedule. Every page is checked even if an earlier one failed; screenshots go to
-   `.e2e/screenshots/`, and the graph and materialization ones are copied to `docs/`.
+4. Drives headless Chromium through Playwright (`scripts/e2e_browser.py`) over those pages
+   (`scripts/e2e_checks.py`): the asset graph, the latest materialization of
+   `revenue_by_country`, the slow run's progress lines, the sensor (whose tick is previewed in the
+   UI, before and after a dashboard executes the endpoint) and the schedule. Each page is read
+   only once it has settled (nothing says Loading..., no spinner, no skeleton); every page is
+   checked even if an earlier one failed. Screenshots go to `.e2e/screenshots/`; with
+   `--update-docs-images` the graph and materialization ones are also copied to `docs/` (the
+   README's images), so that a plain run leaves the working tree clean.
+
+Nothing waits a fixed time: Dagster's state (the code location, the run, the backfill) is polled
+through GraphQL until a deadline, and the browser waits with Playwright's auto-waiting locators
+and web-first assertions, with timeouts generous enough for a loaded 2-core machine.
 
 Exits 0 when every check passed, 1 when one failed (each failure is listed, and written with the
 timings to `<state>/report.json`), 2 when the set-up itself failed. `--project DIR` points it at
@@ -38,7 +45,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_browser import Chromium, kill_group  # noqa: E402
+from e2e_browser import open_page  # noqa: E402
 from e2e_checks import CHECKS, Context, run_checks  # noqa: E402
 
 from endpoints_dagster.local.process import LocalServer  # noqa: E402
@@ -55,6 +62,8 @@ SLOW_SECONDS = 12.0
 WINDOW = (1600, 1000, 0.8)
 DOCS_SHOTS = {"asset-graph.png": "asset-graph.png", "materialization.png": "materialization.png"}
 APT_PACKAGES = ["chromium", "fonts-liberation", "pngquant"]
+#: How often Dagster's state is polled while waiting for it (each wait has its own deadline).
+POLL_SECONDS = 0.5
 
 
 class SetupError(RuntimeError):
@@ -92,14 +101,33 @@ def ensure_chromium(state: Path) -> str:
 
 # --- Dagster processes ------------------------------------------------------------------------
 
+def kill_group(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM the process group (started with `start_new_session=True`), SIGKILL what remains."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # children that outlived the leader
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
 def free_port() -> int:
+    """A port the kernel just handed out as free (port 0), for the webserver to bind."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 @contextmanager
-def service(name: str, command: list[str], *, cwd: Path, env: dict[str, str], logs: Path) -> Iterator[subprocess.Popen]:
+def service(name: str, command: list[str], *, cwd: Path, env: dict[str, str],
+            logs: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A Dagster process in its own process group, so that stopping it also stops the code
     servers and run workers it started."""
     out = (logs / f"{name}.log").open("w")
@@ -109,7 +137,9 @@ def service(name: str, command: list[str], *, cwd: Path, env: dict[str, str], lo
     try:
         yield process
     finally:
+        started = time.monotonic()
         kill_group(process, grace=15)
+        log(f"stopped {name} in {time.monotonic() - started:.1f} s")
 
 
 def tail(path: Path, lines: int = 30) -> str:
@@ -141,14 +171,15 @@ class GraphQL:
         body = response.json()
         if response.status_code != 200 or body.get("errors"):
             raise SetupError(f"GraphQL error: {json.dumps(body.get('errors') or body)[:2000]}")
-        return body["data"]
+        data: dict[str, Any] = body["data"]
+        return data
 
 
 LOCATION_STATUS = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 
 
-def wait_for_location(api: GraphQL, web: subprocess.Popen, logs: Path, timeout: float = 240) -> None:
+def wait_for_location(api: GraphQL, web: subprocess.Popen[bytes], logs: Path, timeout: float = 240) -> None:
     """Until the webserver answers and has loaded the code location (or say why it could not)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -159,7 +190,7 @@ def wait_for_location(api: GraphQL, web: subprocess.Popen, logs: Path, timeout: 
         try:
             entries = api(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
         except httpx.TransportError:
-            time.sleep(0.5)
+            time.sleep(POLL_SECONDS)
             continue
         entry = next((e for e in entries if e["name"] == LOCATION), None)
         if entry and entry["loadStatus"] == "LOADED":
@@ -167,7 +198,7 @@ def wait_for_location(api: GraphQL, web: subprocess.Popen, logs: Path, timeout: 
             if error and error["__typename"] == "PythonError":
                 raise SetupError(f"the code location {LOCATION} failed to load: {error['message']}")
             return
-        time.sleep(0.5)
+        time.sleep(POLL_SECONDS)
 
 
 # --- Launching and waiting --------------------------------------------------------------------
@@ -212,6 +243,7 @@ def launch(api: GraphQL) -> tuple[str, str | None, list[str]]:
 
 
 def wait_for_run(api: GraphQL, run_id: str, timeout: float = 300) -> None:
+    """Until the run succeeded; raise with its errors if it failed, or when the deadline passed."""
     deadline = time.monotonic() + timeout
     while True:
         run = api(RUN_STATUS, id=run_id)["runOrError"]
@@ -223,7 +255,7 @@ def wait_for_run(api: GraphQL, run_id: str, timeout: float = 300) -> None:
             raise SetupError(f"run {run_id} ended {status}:\n" + "\n".join(errors[-5:]))
         if time.monotonic() > deadline:
             raise SetupError(f"run {run_id} still {status} after {timeout:.0f} s")
-        time.sleep(1)
+        time.sleep(POLL_SECONDS)
 
 
 def wait_for_backfill(api: GraphQL, backfill_id: str, partitions: list[str], timeout: float = 300) -> None:
@@ -243,7 +275,7 @@ def wait_for_backfill(api: GraphQL, backfill_id: str, partitions: list[str], tim
             raise SetupError(f"backfill {backfill_id} ended {status}; runs: {runs}")
         if time.monotonic() > deadline:
             raise SetupError(f"backfill {backfill_id} still {status} after {timeout:.0f} s; runs: {runs}")
-        time.sleep(1)
+        time.sleep(POLL_SECONDS)
 
 
 # --- Docs images ------------------------------------------------------------------------------
@@ -273,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", type=Path, default=ROOT, help="folder holding workspace.yaml (default: the repo)")
     parser.add_argument("--state", type=Path, default=ROOT / ".e2e", help="where logs, data and screenshots go")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the README images go")
-    parser.add_argument("--no-docs", action="store_true", help="do not update the README images")
+    parser.add_argument("--update-docs-images", action="store_true",
+                        help="when every check passed, rewrite the README images in --docs (off by default, so that "
+                             "a CI run leaves the working tree clean)")
     args = parser.parse_args(argv)
     # A CI timeout (SIGTERM) must still run every `finally` below and stop the process groups.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -332,10 +366,10 @@ def main(argv: list[str] | None = None) -> int:
             t = lap("materialize (run + backfill)", t)
             log("run and backfill succeeded")
 
-            context = Context(web=api.url, server=server, run_id=run_id, shots=shots)
-            with Chromium(run_dir / "chromium-profile", executable=chromium, width=WINDOW[0], height=WINDOW[1],
-                          scale=WINDOW[2]) as browser:
-                failures = run_checks(browser.page, context, CHECKS, log=log, timings=timings)
+            context = Context(web=api.url, server=server, run_id=run_id, shots=shots, graphql=api)
+            with open_page(chromium, width=WINDOW[0], height=WINDOW[1], scale=WINDOW[2]) as page:
+                t = lap("browser start", t)
+                failures = run_checks(page, context, CHECKS, log=log, timings=timings)
             t = lap("browser checks", t)
     except KeyboardInterrupt:
         log(f"interrupted; every process was stopped. Logs: {logs}")
@@ -354,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"FAILED {name}: {message}")
         log(f"{len(failures)} of {len(CHECKS)} check(s) failed; screenshots in {shots}")
         return 1
-    if not args.no_docs:
+    if args.update_docs_images:
         for path in publish(shots, args.docs):
             log(f"updated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size // 1024} KB)")
     log(f"all {len(CHECKS)} checks passed; screenshots in {shots}")

@@ -57,7 +57,7 @@ def main() -> int:
     build_project(project)
     print("broken copy of the demo:", *(f"  - {what}" for what, _, _ in BREAKAGES), sep="\n", flush=True)
     code = subprocess.call([sys.executable, str(ROOT / "scripts" / "e2e.py"), "--project", str(project),
-                            "--state", str(STATE), "--no-docs"])
+                            "--state", str(STATE)])
     report = STATE / "report.json"
     if code != 1 or not report.exists():
         print(f"expected the e2e checks to fail (exit 1), got exit {code}", file=sys.stderr)
