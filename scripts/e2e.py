@@ -29,6 +29,7 @@ another copy of the project (a folder with `workspace.yaml` and `definitions.py`
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -38,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +71,19 @@ class SetupError(RuntimeError):
     """The pipeline could not be brought up (not a UI finding)."""
 
 
+#: What every line of this run starts with (`--label`): `make e2e` runs two side by side.
+LABEL = "e2e"
+
+
 def log(message: str) -> None:
-    print(f"[e2e {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    print(f"[{LABEL} {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # --- Chromium ---------------------------------------------------------------------------------
 
 def ensure_chromium(state: Path) -> str:
-    """Debian's Chromium (and pngquant for the docs images), installed through apt-get if missing."""
+    """Debian's Chromium (and pngquant for the docs images), installed through apt-get if missing.
+    Two runs side by side (`make e2e`) take turns: the second finds what the first installed."""
     found = shutil.which("chromium")
     if found and shutil.which("pngquant"):
         return found
@@ -85,6 +91,17 @@ def ensure_chromium(state: Path) -> str:
         if found:
             return found  # pngquant is optional: the docs images are then just larger
         raise SetupError("Chromium is missing: run `sudo apt-get update && sudo apt-get install -y chromium`.")
+    (ROOT / ".e2e").mkdir(exist_ok=True)
+    with (ROOT / ".e2e" / "apt.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        found = shutil.which("chromium")
+        if found and shutil.which("pngquant"):
+            return found
+        return apt_install(state)
+
+
+def apt_install(state: Path) -> str:
+    """apt-get install APT_PACKAGES (as root); the path of the chromium it installed."""
     log(f"installing {' '.join(APT_PACKAGES)} with apt-get (log: {state / 'apt.log'})")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     with (state / "apt.log").open("w") as out:
@@ -101,20 +118,24 @@ def ensure_chromium(state: Path) -> str:
 
 # --- Dagster processes ------------------------------------------------------------------------
 
+def terminate(*processes: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process groups at once, so that they shut down side by side (each takes
+    seconds); `service` then waits for each."""
+    for process in processes:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+
+
 def kill_group(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
     """SIGTERM the process group (started with `start_new_session=True`), SIGKILL what remains."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    try:
+    with suppress(subprocess.TimeoutExpired):
         process.wait(grace)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # children that outlived the leader
-    except ProcessLookupError:
-        pass
     process.wait()
 
 
@@ -216,15 +237,24 @@ BACKFILL_STATUS = """query($id: String!, $key: AssetKeyInput!) { partitionBackfi
   assetNodeOrError(assetKey: $key) { ... on AssetNode { partitionStats { numMaterialized } } } }"""
 
 
+#: Run config choosing the in-process half of Dagster's default executor.
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+
+
 def launch(api: GraphQL) -> tuple[str, str | None, list[str]]:
     """One run of every unpartitioned asset (checks included), and a backfill of the last days of
-    the partitioned one: what "Materialize all" does. Returns (run id, backfill id, partitions)."""
+    the partitioned one: what "Materialize all" does. Returns (run id, backfill id, partitions).
+
+    Both execute their steps in the run's own process (the `in_process` choice of Dagster's
+    default executor, as the launchpad offers it): the same steps and logs, without starting one
+    Python process per step, which costs tens of seconds each on a loaded 2-core machine."""
     nodes = api(ASSETS)["assetNodes"]
     unpartitioned = [n["assetKey"] for n in nodes if not n["isPartitioned"]]
     params = {
         "selector": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__",
                      "jobName": "__ASSET_JOB", "assetSelection": unpartitioned},
         "mode": "default",
+        "runConfigData": IN_PROCESS,
         "executionMetadata": {"tags": [{"key": "e2e", "value": "unpartitioned"}]},
     }
     result = api(LAUNCH_RUN, params=params)["launchRun"]
@@ -236,7 +266,7 @@ def launch(api: GraphQL) -> tuple[str, str | None, list[str]]:
         return run_id, None, []  # a broken project may lack it; the UI checks say so
     keys = partitioned["partitionKeys"][-BACKFILL_DAYS:]
     result = api(LAUNCH_BACKFILL, params={"assetSelection": [{"path": PARTITIONED}], "partitionNames": keys,
-                                          "fromFailure": False})["launchPartitionBackfill"]
+                                          "fromFailure": False, "runConfigData": IN_PROCESS})["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
         raise SetupError(f"launchPartitionBackfill answered {result}")
     return run_id, result["backfillId"], keys
@@ -301,6 +331,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global LABEL
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, default=ROOT, help="folder holding workspace.yaml (default: the repo)")
     parser.add_argument("--state", type=Path, default=ROOT / ".e2e", help="where logs, data and screenshots go")
@@ -308,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-docs-images", action="store_true",
                         help="when every check passed, rewrite the README images in --docs (off by default, so that "
                              "a CI run leaves the working tree clean)")
+    parser.add_argument("--label", default=LABEL, help="what each line of output starts with")
     args = parser.parse_args(argv)
+    LABEL = args.label
     # A CI timeout (SIGTERM) must still run every `finally` below and stop the process groups.
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -348,8 +381,12 @@ def main(argv: list[str] | None = None) -> int:
             web = stack.enter_context(service(
                 "webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
                 cwd=project, env=env, logs=logs))
-            stack.enter_context(service("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-                                        cwd=project, env=env, logs=logs))
+            daemon = stack.enter_context(service("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+                                                 cwd=project, env=env, logs=logs))
+            stack.callback(terminate, web, daemon)  # on the way out: both stop side by side
+            # The browser starts while the webserver loads the code location (it waits meanwhile).
+            page = stack.enter_context(open_page(chromium, width=WINDOW[0], height=WINDOW[1], scale=WINDOW[2]))
+            t = lap("browser start", t)
             api = GraphQL(f"http://127.0.0.1:{port}")
             wait_for_location(api, web, logs)
             t = lap("webserver + code location", t)
@@ -367,9 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             log("run and backfill succeeded")
 
             context = Context(web=api.url, server=server, run_id=run_id, shots=shots, graphql=api)
-            with open_page(chromium, width=WINDOW[0], height=WINDOW[1], scale=WINDOW[2]) as page:
-                t = lap("browser start", t)
-                failures = run_checks(page, context, CHECKS, log=log, timings=timings)
+            failures = run_checks(page, context, CHECKS, log=log, timings=timings)
             t = lap("browser checks", t)
     except KeyboardInterrupt:
         log(f"interrupted; every process was stopped. Logs: {logs}")

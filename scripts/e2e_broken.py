@@ -16,6 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = ROOT / ".e2e" / "broken"
+#: What every line of output starts with (`make e2e` runs this beside `scripts/e2e.py`).
+LABEL = "e2e-broken"
 
 #: (what is broken, text in definitions.py, its replacement)
 BREAKAGES = [
@@ -38,6 +40,11 @@ EXPECTED_FAILURES = {
 }
 
 
+def say(*lines: str) -> None:
+    for line in lines:
+        print(f"[{LABEL}] {line}", flush=True)
+
+
 def build_project(target: Path) -> None:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -57,11 +64,11 @@ def main() -> int:
     build_project(project)
     report = STATE / "report.json"
     report.unlink(missing_ok=True)  # a report left by an earlier run must not stand for this one
-    print("broken copy of the demo:", *(f"  - {what}" for what, _, _ in BREAKAGES), sep="\n", flush=True)
+    say("broken copy of the demo:", *(f"  - {what}" for what, _, _ in BREAKAGES))
     code = subprocess.call([sys.executable, str(ROOT / "scripts" / "e2e.py"), "--project", str(project),
-                            "--state", str(STATE)])
+                            "--state", str(STATE), "--label", LABEL])
     if code != 1 or not report.exists():
-        print(f"expected the e2e checks to fail (exit 1), got exit {code}", file=sys.stderr)
+        say(f"expected the e2e checks to fail (exit 1), got exit {code}")
         return 1
     failures = json.loads(report.read_text())["failures"]
     problems = [f"{name} did not fail" for name in EXPECTED_FAILURES if name not in failures]
@@ -70,9 +77,9 @@ def main() -> int:
     problems += [f"{name} failed although nothing it checks was broken: {failures[name]}" for name in failures
                  if name not in EXPECTED_FAILURES]
     if problems:
-        print("the checks did not catch the broken project as expected:", *problems, sep="\n  ", file=sys.stderr)
+        say("the checks did not catch the broken project as expected:", *(f"  {p}" for p in problems))
         return 1
-    print(f"the e2e checks caught every breakage: {', '.join(sorted(failures))} failed, the others passed")
+    say(f"the e2e checks caught every breakage: {', '.join(sorted(failures))} failed, the others passed")
     return 0
 
 
