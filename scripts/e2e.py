@@ -46,10 +46,10 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_browser import open_page  # noqa: E402
-from e2e_checks import CHECKS, Context, run_checks  # noqa: E402
+from e2e_browser import open_page
+from e2e_checks import CHECKS, Context, run_checks
 
-from endpoints_dagster.local.process import LocalServer  # noqa: E402
+from endpoints_dagster.local.process import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -81,6 +81,7 @@ def log(message: str) -> None:
 
 # --- Chromium ---------------------------------------------------------------------------------
 
+
 def ensure_chromium(state: Path) -> str:
     """Debian's Chromium (and pngquant for the docs images), installed through apt-get if missing.
     Two runs side by side (`make e2e`) take turns: the second finds what the first installed."""
@@ -90,7 +91,9 @@ def ensure_chromium(state: Path) -> str:
     if os.geteuid() != 0:
         if found:
             return found  # pngquant is optional: the docs images are then just larger
-        raise SetupError("Chromium is missing: run `sudo apt-get update && sudo apt-get install -y chromium`.")
+        raise SetupError(
+            "Chromium is missing: run `sudo apt-get update && sudo apt-get install -y chromium`."
+        )
     (ROOT / ".e2e").mkdir(exist_ok=True)
     with (ROOT / ".e2e" / "apt.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
@@ -118,6 +121,7 @@ def apt_install(state: Path) -> str:
 
 # --- Dagster processes ------------------------------------------------------------------------
 
+
 def terminate(*processes: subprocess.Popen[bytes]) -> None:
     """SIGTERM the process groups at once, so that they shut down side by side (each takes
     seconds); `service` then waits for each."""
@@ -143,17 +147,26 @@ def free_port() -> int:
     """A port the kernel just handed out as free (port 0), for the webserver to bind."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 @contextmanager
-def service(name: str, command: list[str], *, cwd: Path, env: dict[str, str],
-            logs: Path) -> Iterator[subprocess.Popen[bytes]]:
+def service(
+    name: str, command: list[str], *, cwd: Path, env: dict[str, str], logs: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """A Dagster process in its own process group, so that stopping it also stops the code
     servers and run workers it started."""
     out = (logs / f"{name}.log").open("w")
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     out.close()
     try:
         yield process
@@ -174,8 +187,13 @@ def refresh_component_state(project: Path, env: dict[str, str], logs: Path) -> N
     """Save the endpoint list that the component in demo_defs/ turns into assets, as `make dev`
     does (one request to the local server); without it the discovered endpoints are missing."""
     with (logs / "refresh-defs-state.log").open("w") as out:
-        code = subprocess.call([str(BIN / "dg"), "utils", "refresh-defs-state"], cwd=project,
-                               env={**env, "PYTHONPATH": str(project)}, stdout=out, stderr=subprocess.STDOUT)
+        code = subprocess.call(
+            [str(BIN / "dg"), "utils", "refresh-defs-state"],
+            cwd=project,
+            env={**env, "PYTHONPATH": str(project)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     if code != 0:
         raise SetupError(f"dg utils refresh-defs-state failed:\n{tail(logs / 'refresh-defs-state.log')}")
 
@@ -207,7 +225,9 @@ def wait_for_location(api: GraphQL, web: subprocess.Popen[bytes], logs: Path, ti
         if web.poll() is not None:
             raise SetupError(f"dagster-webserver exited ({web.returncode}):\n{tail(logs / 'webserver.log')}")
         if time.monotonic() > deadline:
-            raise SetupError(f"the code location did not load in {timeout:.0f} s:\n{tail(logs / 'webserver.log')}")
+            raise SetupError(
+                f"the code location did not load in {timeout:.0f} s:\n{tail(logs / 'webserver.log')}"
+            )
         try:
             entries = api(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
         except httpx.TransportError:
@@ -228,8 +248,9 @@ ASSETS = """{ assetNodes { assetKey { path } isPartitioned partitionKeys } }"""
 LAUNCH_RUN = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename
   ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
   ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } } } }"""
-LAUNCH_BACKFILL = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
-  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+LAUNCH_BACKFILL = """mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) { __typename
+    ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
 RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status
   eventConnection { events { __typename ... on MessageEvent { message level } } } } } }"""
 BACKFILL_STATUS = """query($id: String!, $key: AssetKeyInput!) { partitionBackfillOrError(backfillId: $id) {
@@ -238,7 +259,7 @@ BACKFILL_STATUS = """query($id: String!, $key: AssetKeyInput!) { partitionBackfi
 
 
 #: Run config choosing the in-process half of Dagster's default executor.
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+IN_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
 
 
 def launch(api: GraphQL) -> tuple[str, str | None, list[str]]:
@@ -251,8 +272,12 @@ def launch(api: GraphQL) -> tuple[str, str | None, list[str]]:
     nodes = api(ASSETS)["assetNodes"]
     unpartitioned = [n["assetKey"] for n in nodes if not n["isPartitioned"]]
     params = {
-        "selector": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__",
-                     "jobName": "__ASSET_JOB", "assetSelection": unpartitioned},
+        "selector": {
+            "repositoryLocationName": LOCATION,
+            "repositoryName": "__repository__",
+            "jobName": "__ASSET_JOB",
+            "assetSelection": unpartitioned,
+        },
         "mode": "default",
         "runConfigData": IN_PROCESS,
         "executionMetadata": {"tags": [{"key": "e2e", "value": "unpartitioned"}]},
@@ -265,8 +290,15 @@ def launch(api: GraphQL) -> tuple[str, str | None, list[str]]:
     if partitioned is None:
         return run_id, None, []  # a broken project may lack it; the UI checks say so
     keys = partitioned["partitionKeys"][-BACKFILL_DAYS:]
-    result = api(LAUNCH_BACKFILL, params={"assetSelection": [{"path": PARTITIONED}], "partitionNames": keys,
-                                          "fromFailure": False, "runConfigData": IN_PROCESS})["launchPartitionBackfill"]
+    result = api(
+        LAUNCH_BACKFILL,
+        params={
+            "assetSelection": [{"path": PARTITIONED}],
+            "partitionNames": keys,
+            "fromFailure": False,
+            "runConfigData": IN_PROCESS,
+        },
+    )["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
         raise SetupError(f"launchPartitionBackfill answered {result}")
     return run_id, result["backfillId"], keys
@@ -301,7 +333,9 @@ def wait_for_backfill(api: GraphQL, backfill_id: str, partitions: list[str], tim
             runs and all(r["status"] == "SUCCESS" for r in runs) and materialized >= len(partitions)
         ):
             return
-        if status in ("FAILED", "COMPLETED_FAILED", "CANCELED") or any(r["status"] == "FAILURE" for r in runs):
+        if status in ("FAILED", "COMPLETED_FAILED", "CANCELED") or any(
+            r["status"] == "FAILURE" for r in runs
+        ):
             raise SetupError(f"backfill {backfill_id} ended {status}; runs: {runs}")
         if time.monotonic() > deadline:
             raise SetupError(f"backfill {backfill_id} still {status} after {timeout:.0f} s; runs: {runs}")
@@ -309,6 +343,7 @@ def wait_for_backfill(api: GraphQL, backfill_id: str, partitions: list[str], tim
 
 
 # --- Docs images ------------------------------------------------------------------------------
+
 
 def publish(shots: Path, docs: Path) -> list[Path]:
     """Copy the README's screenshots to docs/, squeezed by pngquant when it is there."""
@@ -318,13 +353,25 @@ def publish(shots: Path, docs: Path) -> list[Path]:
         path = docs / target
         shutil.copyfile(shots / source, path)
         if shutil.which("pngquant"):
-            subprocess.run(["pngquant", "--force", "--skip-if-larger", "--quality", "65-90", "--output", str(path), str(path)],
-                           check=False)
+            subprocess.run(
+                [
+                    "pngquant",
+                    "--force",
+                    "--skip-if-larger",
+                    "--quality",
+                    "65-90",
+                    "--output",
+                    str(path),
+                    str(path),
+                ],
+                check=False,
+            )
         out.append(path)
     return out
 
 
 # --- Main -------------------------------------------------------------------------------------
+
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
@@ -333,12 +380,19 @@ def _interrupt(signum: int, frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     global LABEL
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", type=Path, default=ROOT, help="folder holding workspace.yaml (default: the repo)")
-    parser.add_argument("--state", type=Path, default=ROOT / ".e2e", help="where logs, data and screenshots go")
+    parser.add_argument(
+        "--project", type=Path, default=ROOT, help="folder holding workspace.yaml (default: the repo)"
+    )
+    parser.add_argument(
+        "--state", type=Path, default=ROOT / ".e2e", help="where logs, data and screenshots go"
+    )
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the README images go")
-    parser.add_argument("--update-docs-images", action="store_true",
-                        help="when every check passed, rewrite the README images in --docs (off by default, so that "
-                             "a CI run leaves the working tree clean)")
+    parser.add_argument(
+        "--update-docs-images",
+        action="store_true",
+        help="when every check passed, rewrite the README images in --docs (off by default, so that "
+        "a CI run leaves the working tree clean)",
+    )
     parser.add_argument("--label", default=LABEL, help="what each line of output starts with")
     args = parser.parse_args(argv)
     LABEL = args.label
@@ -372,20 +426,48 @@ def main(argv: list[str] | None = None) -> int:
             server = stack.enter_context(LocalServer(run_dir / "server", demo=True))
             t = lap("local server start", t)
             log(f"local PostHog Endpoints server {server.url}")
-            env = {**os.environ, "POSTHOG_HOST": server.url, "POSTHOG_PROJECT_ID": str(server.project_id),
-                   "POSTHOG_PERSONAL_API_KEY": server.api_key, "DEMO_DUCKDB_PATH": str(run_dir / "demo.duckdb"),
-                   "DAGSTER_HOME": str(home)}
+            env = {
+                **os.environ,
+                "POSTHOG_HOST": server.url,
+                "POSTHOG_PROJECT_ID": str(server.project_id),
+                "POSTHOG_PERSONAL_API_KEY": server.api_key,
+                "DEMO_DUCKDB_PATH": str(run_dir / "demo.duckdb"),
+                "DAGSTER_HOME": str(home),
+            }
             refresh_component_state(project, env, logs)
             t = lap("component state refresh", t)
             port = free_port()
-            web = stack.enter_context(service(
-                "webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                cwd=project, env=env, logs=logs))
-            daemon = stack.enter_context(service("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-                                                 cwd=project, env=env, logs=logs))
+            web = stack.enter_context(
+                service(
+                    "webserver",
+                    [
+                        str(BIN / "dagster-webserver"),
+                        "-w",
+                        "workspace.yaml",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(port),
+                    ],
+                    cwd=project,
+                    env=env,
+                    logs=logs,
+                )
+            )
+            daemon = stack.enter_context(
+                service(
+                    "daemon",
+                    [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+                    cwd=project,
+                    env=env,
+                    logs=logs,
+                )
+            )
             stack.callback(terminate, web, daemon)  # on the way out: both stop side by side
             # The browser starts while the webserver loads the code location (it waits meanwhile).
-            page = stack.enter_context(open_page(chromium, width=WINDOW[0], height=WINDOW[1], scale=WINDOW[2]))
+            page = stack.enter_context(
+                open_page(chromium, width=WINDOW[0], height=WINDOW[1], scale=WINDOW[2])
+            )
             t = lap("browser start", t)
             api = GraphQL(f"http://127.0.0.1:{port}")
             wait_for_location(api, web, logs)
@@ -409,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log(f"interrupted; every process was stopped. Logs: {logs}")
         return 2
-    except Exception as exc:  # the set-up, not a UI finding: say what and where the logs are
+    except Exception as exc:  # noqa: BLE001 - the set-up, not a UI finding: say what and where the logs are
         log(f"SET-UP FAILED: {type(exc).__name__}: {exc}")
         log(f"logs: {logs}")
         return 2
@@ -425,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.update_docs_images:
         for path in publish(shots, args.docs):
-            log(f"updated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size // 1024} KB)")
+            shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+            log(f"updated {shown} ({path.stat().st_size // 1024} KB)")
     log(f"all {len(CHECKS)} checks passed; screenshots in {shots}")
     return 0
 

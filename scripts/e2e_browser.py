@@ -57,12 +57,17 @@ BrowserError = (PlaywrightError, AssertionError)
 
 def busy(scope: Page | Locator) -> Locator:
     """Every visible sign, inside `scope`, that the page is still loading."""
-    return (scope.get_by_text(LOADING_TEXT).or_(scope.locator(SPINNER)).or_(scope.locator(SKELETON))
-            .filter(visible=True))
+    return (
+        scope.get_by_text(LOADING_TEXT)
+        .or_(scope.locator(SPINNER))
+        .or_(scope.locator(SKELETON))
+        .filter(visible=True)
+    )
 
 
-def settle(page: Page, ready: Locator, what: str, *, scope: Locator | None = None,
-           timeout: float = TIMEOUT_MS) -> None:
+def settle(
+    page: Page, ready: Locator, what: str, *, scope: Locator | None = None, timeout: float = TIMEOUT_MS
+) -> None:
     """Wait until `ready` is visible and then nothing (in `scope`, default the page) is loading.
 
     `ready` must be something that only exists once the page has its data, so that the "nothing
@@ -70,8 +75,9 @@ def settle(page: Page, ready: Locator, what: str, *, scope: Locator | None = Non
     AssertionError naming `what` (and how long it waited) when either does not happen."""
     seconds = timeout / 1000
     expect(ready.first, f"{what} did not show up within {seconds:.0f} s").to_be_visible(timeout=timeout)
-    expect(busy(scope or page),
-           f"{what} still shows Loading..., a spinner or a skeleton after {seconds:.0f} s").to_have_count(0, timeout=timeout)
+    expect(
+        busy(scope or page), f"{what} still shows Loading..., a spinner or a skeleton after {seconds:.0f} s"
+    ).to_have_count(0, timeout=timeout)
 
 
 def shoot(page: Page, path: Path) -> Path:
@@ -86,10 +92,13 @@ def open_page(executable: str, *, width: int = 1280, height: int = 800, scale: f
     """One page of a headless Chromium: `width` x `height` CSS pixels, screenshots `scale` times
     that size. The browser and Playwright's driver are stopped on exit."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=list(CHROMIUM_FLAGS),
-                                             timeout=TIMEOUT_MS)
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=list(CHROMIUM_FLAGS), timeout=TIMEOUT_MS
+        )
         try:
-            context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=scale)
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, device_scale_factor=scale
+            )
             context.set_default_timeout(ACTION_TIMEOUT_MS)
             context.set_default_navigation_timeout(TIMEOUT_MS)
             expect.set_options(timeout=TIMEOUT_MS)  # web-first assertions without a timeout of their own

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,8 @@ GRAPH_SIZE = f"""(() => {{ const s = {GRAPH_SVG};
   return [s.parentElement.parentElement.getBoundingClientRect().top, s.height.baseVal.value]; }})()"""
 #: Whether the title element is on screen and not covered, at both ends (e.g. by the zoom buttons).
 UNCOVERED = """(el) => { const r = el.getBoundingClientRect(), y = r.top + r.height / 2;
-  const hits = (x) => { const h = document.elementFromPoint(x, y); return !!h && (el.contains(h) || h.contains(el)); };
+  const hits = (x) => {
+    const h = document.elementFromPoint(x, y); return !!h && (el.contains(h) || h.contains(el)); };
   return r.width > 0 && hits(r.left + 1) && hits(r.right - 1); }"""
 #: The UI draws minimal nodes, whose long names are cut in the middle, below a zoom of 0.6; the
 #: zoom buttons step by 0.05 from 1, so the graph must fit at 0.65.
@@ -143,8 +145,9 @@ def zoom_to_fit(page: Page) -> None:
         if fits:
             return
         zoom_out.click()
-        page.wait_for_function(f"prev => {GRAPH_SVG}.parentElement.style.transform !== prev", arg=transform,
-                               timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            f"prev => {GRAPH_SVG}.parentElement.style.transform !== prev", arg=transform, timeout=TIMEOUT_MS
+        )
 
 
 def open_whole_graph(page: Page, ctx: Context) -> None:
@@ -164,8 +167,9 @@ def open_whole_graph(page: Page, ctx: Context) -> None:
     # Nodes that came into view render now and load their status rows: wait for all of them (as
     # many as Dagster's API lists), and for every status row to finish loading.
     expected = asset_count(ctx)
-    expect(asset_nodes(page), f"the graph zoomed to fit does not draw the {expected} asset nodes Dagster lists").to_have_count(
-        expected)
+    expect(
+        asset_nodes(page), f"the graph zoomed to fit does not draw the {expected} asset nodes Dagster lists"
+    ).to_have_count(expected)
     settle(page, asset_nodes(page).last, "the asset graph zoomed to fit")
 
 
@@ -178,7 +182,9 @@ def check_node(page: Page, name: str) -> None:
         title.wait_for(state="visible")
         page.wait_for_function(f"el => ({UNCOVERED})(el)", arg=title.element_handle(), timeout=TIMEOUT_MS)
     except BrowserError as exc:
-        raise CheckFailed(f"the node {name} is covered or off screen after zooming out: {first_line(exc)}") from None
+        raise CheckFailed(
+            f"the node {name} is covered or off screen after zooming out: {first_line(exc)}"
+        ) from None
     expect(node, f"the node {name} says it was never materialized").not_to_contain_text("Never materialized")
     if ASSETS[name] == "unpartitioned":
         expect(node, f"the node {name} does not say Materialized").to_contain_text("Materialized")
@@ -213,7 +219,8 @@ METADATA_JS = """(keys) => {
     if (!keys.includes(key) || key in out) continue;
     const value = cells[1];
     // Header rows are the ones made of <th> cells, wherever the table puts them.
-    const isHeader = (r) => r.parentElement.tagName === 'THEAD' || (r.children.length > 0 && [...r.children].every(c => c.tagName === 'TH'));
+    const isHeader = (r) => r.parentElement.tagName === 'THEAD'
+      || (r.children.length > 0 && [...r.children].every(c => c.tagName === 'TH'));
     const cellsOf = (r) => [...r.children].map(c => c.innerText.trim());
     out[key] = {text: (value.innerText || '').trim(), tables: [...value.querySelectorAll('table')].map(t => ({
       headers: [...t.querySelectorAll('tr')].filter(isHeader).flatMap(cellsOf),
@@ -228,8 +235,12 @@ METADATA_KEYS = ["dagster/row_count", "dagster/column_schema", "preview"]
 
 def endpoint_result(server: LocalServer, name: str, variables: dict[str, Any]) -> dict[str, Any]:
     """What the endpoint answers, straight from the server's API: the expected rows and types."""
-    response = httpx.post(f"{server.url}/api/projects/{server.project_id}/endpoints/{name}/run/",
-                          headers=server.headers, json={"variables_values": variables}, timeout=60)
+    response = httpx.post(
+        f"{server.url}/api/projects/{server.project_id}/endpoints/{name}/run/",
+        headers=server.headers,
+        json={"variables_values": variables},
+        timeout=60,
+    )
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
@@ -237,7 +248,9 @@ def endpoint_result(server: LocalServer, name: str, variables: dict[str, Any]) -
 
 def metadata_row(page: Page, key: str) -> Locator:
     """The metadata table's row whose first cell is `key`."""
-    return page.locator("tr").filter(has=page.locator("td:first-child", has_text=re.compile(rf"^\s*{re.escape(key)}\s*$")))
+    return page.locator("tr").filter(
+        has=page.locator("td:first-child", has_text=re.compile(rf"^\s*{re.escape(key)}\s*$"))
+    )
 
 
 def read_metadata(page: Page, ctx: Context) -> dict[str, Any]:
@@ -249,8 +262,9 @@ def read_metadata(page: Page, ctx: Context) -> dict[str, Any]:
     settle(page, metadata_row(page, "posthog/endpoint"), "the materialization's metadata table")
     preview = metadata_row(page, "preview")
     if preview.count():
-        expect(preview.locator("table").first, "the Markdown preview did not render as a table").to_be_visible(
-            timeout=TIMEOUT_MS)
+        expect(
+            preview.locator("table").first, "the Markdown preview did not render as a table"
+        ).to_be_visible(timeout=TIMEOUT_MS)
     metadata: dict[str, Any] = page.evaluate(METADATA_JS, METADATA_KEYS)
     return metadata
 
@@ -273,17 +287,31 @@ def check_materialization(page: Page, ctx: Context) -> None:
     require(bool(schema_tables), "the column schema is not shown as a table")
     shown_schema = [tuple(row[:2]) for row in schema_tables[0]["rows"]]
     expected_schema = [tuple(pair) for pair in expected["types"]]
-    require(shown_schema == expected_schema,
-            f"column schema shows {shown_schema}, the endpoint has {expected_schema} ({schema_tables[0]['html'][:300]})")
+    require(
+        shown_schema == expected_schema,
+        f"column schema shows {shown_schema}, the endpoint has {expected_schema} "
+        f"({schema_tables[0]['html'][:300]})",
+    )
 
     preview = metadata["preview"]
-    require(bool(preview["tables"]), f"the Markdown preview is not rendered as a table: {preview['text'][:200]!r}")
+    require(
+        bool(preview["tables"]), f"the Markdown preview is not rendered as a table: {preview['text'][:200]!r}"
+    )
     table = preview["tables"][0]
-    require(table["headers"] == expected["columns"], f"preview headers {table['headers']} != columns {expected['columns']}")
+    require(
+        table["headers"] == expected["columns"],
+        f"preview headers {table['headers']} != columns {expected['columns']}",
+    )
     first_column = [row[0] for row in table["rows"][:PREVIEW_ROWS_CHECKED]]
     expected_first = [str(row[0]) for row in expected["results"][:PREVIEW_ROWS_CHECKED]]
-    require(first_column == expected_first, f"preview starts {first_column}, the endpoint returns {expected_first}")
-    require("|---" not in preview["text"] and "| ---" not in preview["text"], "raw Markdown pipes are visible in the preview")
+    require(
+        first_column == expected_first,
+        f"preview starts {first_column}, the endpoint returns {expected_first}",
+    )
+    require(
+        "|---" not in preview["text"] and "| ---" not in preview["text"],
+        "raw Markdown pipes are visible in the preview",
+    )
 
 
 # --- Progress lines in the slow endpoint's run log --------------------------------------------
@@ -295,14 +323,18 @@ def check_run_progress(page: Page, ctx: Context) -> None:
     """The run log of a slow async endpoint shows progress lines that move forward: all of those
     the run logged (as Dagster's API lists them), in order."""
     logged = [m for m in run_messages(ctx, ctx.run_id) if PROGRESS.search(m)]
-    require(len(logged) >= 2, f"the run logged {len(logged)} progress line(s) for {SLOW_ENDPOINT}, expected 2 or more")
+    require(
+        len(logged) >= 2,
+        f"the run logged {len(logged)} progress line(s) for {SLOW_ENDPOINT}, expected 2 or more",
+    )
     page.goto(ctx.url(f"/runs/{ctx.run_id}?logs={quote('rows read')}"))
     lines = page.get_by_text(PROGRESS)
     settle(page, lines, f"progress lines of {SLOW_ENDPOINT} in the run log")
     expect(page.get_by_text("Success", exact=True).first, "the run page does not say Success").to_be_visible()
     # The log streams in: wait until every line the run logged is on the page, then read.
     expect(lines, f"the run log does not show the {len(logged)} progress lines the run logged").to_have_count(
-        len(logged), timeout=TIMEOUT_MS)
+        len(logged), timeout=TIMEOUT_MS
+    )
     shoot(page, ctx.shots / "run-progress.png")
     found = [PROGRESS.search(text) for text in lines.all_inner_texts()]
     read = [int(m.group(1).replace(",", "")) for m in found if m]
@@ -313,6 +345,7 @@ def check_run_progress(page: Page, ctx: Context) -> None:
 
 # --- Automation: the sensor and the schedule --------------------------------------------------
 
+
 def open_sensor(page: Page, ctx: Context) -> None:
     """The sensor's page, settled; it must name the sensor and its job."""
     page.goto(ctx.url(f"/locations/{LOCATION}/sensors/{SENSOR}"))
@@ -320,10 +353,14 @@ def open_sensor(page: Page, ctx: Context) -> None:
     # (The UI says at once when the sensor does not exist: no need to wait that out.)
     settle(page, preview.or_(page.get_by_text("Could not find sensor")), "the sensor page")
     if not preview.is_visible():
-        raise CheckFailed(f"the page of the sensor {SENSOR} does not show it; it shows: "
-                          f"{' / '.join(page.locator('body').inner_text().splitlines()[-8:])!r}")
+        raise CheckFailed(
+            f"the page of the sensor {SENSOR} does not show it; it shows: "
+            f"{' / '.join(page.locator('body').inner_text().splitlines()[-8:])!r}"
+        )
     expect(page.get_by_text(SENSOR).first, f"the sensor page does not name {SENSOR}").to_be_visible()
-    expect(page.get_by_text(SENSOR_JOB).first, f"the sensor page does not name its job {SENSOR_JOB}").to_be_visible()
+    expect(
+        page.get_by_text(SENSOR_JOB).first, f"the sensor page does not name its job {SENSOR_JOB}"
+    ).to_be_visible()
 
 
 def preview_tick(page: Page, ctx: Context, expected: str) -> Locator:
@@ -348,18 +385,25 @@ def check_sensor(page: Page, ctx: Context) -> None:
     assert cursor is not None
     baseline.get_by_role("button", name="Commit tick result").click()
     expect(page.get_by_role("dialog"), "the tick preview did not close after the commit").to_have_count(0)
-    expect(page.get_by_text(cursor.group(1).strip()).first,
-           "the sensor page's cursor does not show the committed value").to_be_visible(timeout=TIMEOUT_MS)
+    expect(
+        page.get_by_text(cursor.group(1).strip()).first,
+        "the sensor page's cursor does not show the committed value",
+    ).to_be_visible(timeout=TIMEOUT_MS)
 
     # A dashboard executes the endpoint in PostHog (a fresh computation, not a cached answer).
-    response = httpx.post(f"{ctx.server.url}/api/projects/{ctx.server.project_id}/endpoints/{SHOWN_ENDPOINT}/run/",
-                          headers=ctx.server.headers, json={"variables_values": {"plan": "enterprise"},
-                                                            "refresh": "force_blocking"}, timeout=60)
+    response = httpx.post(
+        f"{ctx.server.url}/api/projects/{ctx.server.project_id}/endpoints/{SHOWN_ENDPOINT}/run/",
+        headers=ctx.server.headers,
+        json={"variables_values": {"plan": "enterprise"}, "refresh": "force_blocking"},
+        timeout=60,
+    )
     response.raise_for_status()
     fired = preview_tick(page, ctx, "Requested runs (1)")
     shoot(page, ctx.shots / "sensor.png")
-    require(SENSOR_JOB in fired.inner_text().split("Requested runs (1)", 1)[1],
-            f"the requested run does not target {SENSOR_JOB}")
+    require(
+        SENSOR_JOB in fired.inner_text().split("Requested runs (1)", 1)[1],
+        f"the requested run does not target {SENSOR_JOB}",
+    )
     fired.get_by_role("button", name="Close").click()
 
 
@@ -381,8 +425,14 @@ CHECKS: dict[str, Callable[[Page, Context], None]] = {
 }
 
 
-def run_checks(page: Page, ctx: Context, checks: dict[str, Callable[[Page, Context], None]], *,
-               log: Callable[[str], None], timings: dict[str, float]) -> dict[str, str]:
+def run_checks(
+    page: Page,
+    ctx: Context,
+    checks: dict[str, Callable[[Page, Context], None]],
+    *,
+    log: Callable[[str], None],
+    timings: dict[str, float],
+) -> dict[str, str]:
     """Run every check, even after a failure; return {check: failure message}."""
     failures: dict[str, str] = {}
     for name, check in checks.items():
@@ -390,12 +440,12 @@ def run_checks(page: Page, ctx: Context, checks: dict[str, Callable[[Page, Conte
         try:
             check(page, ctx)
             log(f"ok      {name}  ({time.monotonic() - started:.1f} s)")
-        except Exception as exc:  # CheckFailed, a Playwright timeout, or the API behind the page failing
-            failures[name] = first_line(exc) if isinstance(exc, BrowserError) else f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - CheckFailed, a Playwright timeout, or the API behind the page failing
+            failures[name] = (
+                first_line(exc) if isinstance(exc, BrowserError) else f"{type(exc).__name__}: {exc}"
+            )
             log(f"FAILED  {name}: {failures[name]}")
-            try:
+            with suppress(*BrowserError):
                 shoot(page, ctx.shots / f"{name.replace(' ', '-')}-FAILED.png")
-            except BrowserError:
-                pass
         timings[f"check: {name}"] = time.monotonic() - started
     return failures
