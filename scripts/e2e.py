@@ -12,9 +12,9 @@
    `revenue_by_country`, the slow run's progress lines, the sensor (whose tick is previewed in the
    UI, before and after a dashboard executes the endpoint) and the schedule. Each page is read
    only once it has settled (nothing says Loading..., no spinner, no skeleton); every page is
-   checked even if an earlier one failed. Screenshots go to `.e2e/screenshots/`; with
-   `--update-docs-images` the graph and materialization ones are also copied to `docs/` (the
-   README's images), so that a plain run leaves the working tree clean.
+   checked even if an earlier one failed. Screenshots go to `.e2e/screenshots/`. Only with
+   `--update-docs-images` are the graph and materialization ones copied to `docs/` (the README's
+   images); a plain run, as in CI, leaves the working tree clean.
 
 Nothing waits a fixed time: Dagster's state (the code location, the run, the backfill) is polled
 through GraphQL until a deadline, and the browser waits with Playwright's auto-waiting locators
