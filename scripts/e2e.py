@@ -7,11 +7,18 @@
 3. Through the webserver's GraphQL API, as the UI's buttons do: one run for every unpartitioned
    demo asset (with `top_events` slowed down by the server's latency knob, so its run log shows
    progress lines) and a backfill of the last days of `daily_signups`; waits for both to succeed.
-4. Drives headless Chromium over those pages (`scripts/e2e_checks.py`): the asset graph, the
-   latest materialization of `revenue_by_country`, the slow run's progress lines, the sensor (whose
-   tick is previewed in the UI, before and after a dashboard executes the endpoint) and the
-   schedule. Every page is checked even if an earlier one failed; screenshots go to
-   `.e2e/screenshots/`, and the graph and materialization ones are copied to `docs/`.
+4. Drives headless Chromium through Playwright (`scripts/e2e_browser.py`) over those pages
+   (`scripts/e2e_checks.py`): the asset graph, the latest materialization of
+   `revenue_by_country`, the slow run's progress lines, the sensor (whose tick is previewed in the
+   UI, before and after a dashboard executes the endpoint) and the schedule. Each page is read
+   only once it has settled (nothing says Loading..., no spinner, no skeleton); every page is
+   checked even if an earlier one failed. Screenshots go to `.e2e/screenshots/`. Only with
+   `--update-docs-images` are the graph and materialization ones copied to `docs/` (the README's
+   images); a plain run, as in CI, leaves the working tree clean.
+
+Nothing waits a fixed time: Dagster's state (the code location, the run, the backfill) is polled
+through GraphQL until a deadline, and the browser waits with Playwright's auto-waiting locators
+and web-first assertions, with timeouts generous enough for a loaded 2-core machine.
 
 Exits 0 when every check passed, 1 when one failed (each failure is listed, and written with the
 timings to `<state>/report.json`), 2 when the set-up itself failed. `--project DIR` points it at
@@ -22,6 +29,7 @@ another copy of the project (a folder with `workspace.yaml` and `definitions.py`
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -31,17 +39,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from e2e_browser import Chromium, kill_group  # noqa: E402
-from e2e_checks import CHECKS, Context, run_checks  # noqa: E402
+from e2e_browser import open_page
+from e2e_checks import CHECKS, Context, run_checks
 
-from endpoints_dagster.local.process import LocalServer  # noqa: E402
+from endpoints_dagster.local.process import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -55,27 +63,48 @@ SLOW_SECONDS = 12.0
 WINDOW = (1600, 1000, 0.8)
 DOCS_SHOTS = {"asset-graph.png": "asset-graph.png", "materialization.png": "materialization.png"}
 APT_PACKAGES = ["chromium", "fonts-liberation", "pngquant"]
+#: How often Dagster's state is polled while waiting for it (each wait has its own deadline).
+POLL_SECONDS = 0.5
 
 
 class SetupError(RuntimeError):
     """The pipeline could not be brought up (not a UI finding)."""
 
 
+#: What every line of this run starts with (`--label`): `make e2e` runs two side by side.
+LABEL = "e2e"
+
+
 def log(message: str) -> None:
-    print(f"[e2e {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    print(f"[{LABEL} {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # --- Chromium ---------------------------------------------------------------------------------
 
+
 def ensure_chromium(state: Path) -> str:
-    """Debian's Chromium (and pngquant for the docs images), installed through apt-get if missing."""
+    """Debian's Chromium (and pngquant for the docs images), installed through apt-get if missing.
+    Two runs side by side (`make e2e`) take turns: the second finds what the first installed."""
     found = shutil.which("chromium")
     if found and shutil.which("pngquant"):
         return found
     if os.geteuid() != 0:
         if found:
             return found  # pngquant is optional: the docs images are then just larger
-        raise SetupError("Chromium is missing: run `sudo apt-get update && sudo apt-get install -y chromium`.")
+        raise SetupError(
+            "Chromium is missing: run `sudo apt-get update && sudo apt-get install -y chromium`."
+        )
+    (ROOT / ".e2e").mkdir(exist_ok=True)
+    with (ROOT / ".e2e" / "apt.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        found = shutil.which("chromium")
+        if found and shutil.which("pngquant"):
+            return found
+        return apt_install(state)
+
+
+def apt_install(state: Path) -> str:
+    """apt-get install APT_PACKAGES (as root); the path of the chromium it installed."""
     log(f"installing {' '.join(APT_PACKAGES)} with apt-get (log: {state / 'apt.log'})")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     with (state / "apt.log").open("w") as out:
@@ -92,24 +121,59 @@ def ensure_chromium(state: Path) -> str:
 
 # --- Dagster processes ------------------------------------------------------------------------
 
+
+def terminate(*processes: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process groups at once, so that they shut down side by side (each takes
+    seconds); `service` then waits for each."""
+    for process in processes:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+
+
+def kill_group(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM the process group (started with `start_new_session=True`), SIGKILL what remains."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(grace)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # children that outlived the leader
+    process.wait()
+
+
 def free_port() -> int:
+    """A port the kernel just handed out as free (port 0), for the webserver to bind."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 @contextmanager
-def service(name: str, command: list[str], *, cwd: Path, env: dict[str, str], logs: Path) -> Iterator[subprocess.Popen]:
+def service(
+    name: str, command: list[str], *, cwd: Path, env: dict[str, str], logs: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """A Dagster process in its own process group, so that stopping it also stops the code
     servers and run workers it started."""
     out = (logs / f"{name}.log").open("w")
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     out.close()
     try:
         yield process
     finally:
+        started = time.monotonic()
         kill_group(process, grace=15)
+        log(f"stopped {name} in {time.monotonic() - started:.1f} s")
 
 
 def tail(path: Path, lines: int = 30) -> str:
@@ -123,8 +187,13 @@ def refresh_component_state(project: Path, env: dict[str, str], logs: Path) -> N
     """Save the endpoint list that the component in demo_defs/ turns into assets, as `make dev`
     does (one request to the local server); without it the discovered endpoints are missing."""
     with (logs / "refresh-defs-state.log").open("w") as out:
-        code = subprocess.call([str(BIN / "dg"), "utils", "refresh-defs-state"], cwd=project,
-                               env={**env, "PYTHONPATH": str(project)}, stdout=out, stderr=subprocess.STDOUT)
+        code = subprocess.call(
+            [str(BIN / "dg"), "utils", "refresh-defs-state"],
+            cwd=project,
+            env={**env, "PYTHONPATH": str(project)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     if code != 0:
         raise SetupError(f"dg utils refresh-defs-state failed:\n{tail(logs / 'refresh-defs-state.log')}")
 
@@ -141,25 +210,28 @@ class GraphQL:
         body = response.json()
         if response.status_code != 200 or body.get("errors"):
             raise SetupError(f"GraphQL error: {json.dumps(body.get('errors') or body)[:2000]}")
-        return body["data"]
+        data: dict[str, Any] = body["data"]
+        return data
 
 
 LOCATION_STATUS = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 
 
-def wait_for_location(api: GraphQL, web: subprocess.Popen, logs: Path, timeout: float = 240) -> None:
+def wait_for_location(api: GraphQL, web: subprocess.Popen[bytes], logs: Path, timeout: float = 240) -> None:
     """Until the webserver answers and has loaded the code location (or say why it could not)."""
     deadline = time.monotonic() + timeout
     while True:
         if web.poll() is not None:
             raise SetupError(f"dagster-webserver exited ({web.returncode}):\n{tail(logs / 'webserver.log')}")
         if time.monotonic() > deadline:
-            raise SetupError(f"the code location did not load in {timeout:.0f} s:\n{tail(logs / 'webserver.log')}")
+            raise SetupError(
+                f"the code location did not load in {timeout:.0f} s:\n{tail(logs / 'webserver.log')}"
+            )
         try:
             entries = api(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
         except httpx.TransportError:
-            time.sleep(0.5)
+            time.sleep(POLL_SECONDS)
             continue
         entry = next((e for e in entries if e["name"] == LOCATION), None)
         if entry and entry["loadStatus"] == "LOADED":
@@ -167,7 +239,7 @@ def wait_for_location(api: GraphQL, web: subprocess.Popen, logs: Path, timeout: 
             if error and error["__typename"] == "PythonError":
                 raise SetupError(f"the code location {LOCATION} failed to load: {error['message']}")
             return
-        time.sleep(0.5)
+        time.sleep(POLL_SECONDS)
 
 
 # --- Launching and waiting --------------------------------------------------------------------
@@ -176,8 +248,9 @@ ASSETS = """{ assetNodes { assetKey { path } isPartitioned partitionKeys } }"""
 LAUNCH_RUN = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename
   ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
   ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } } } }"""
-LAUNCH_BACKFILL = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
-  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+LAUNCH_BACKFILL = """mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) { __typename
+    ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
 RUN_STATUS = """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status
   eventConnection { events { __typename ... on MessageEvent { message level } } } } } }"""
 BACKFILL_STATUS = """query($id: String!, $key: AssetKeyInput!) { partitionBackfillOrError(backfillId: $id) {
@@ -185,15 +258,28 @@ BACKFILL_STATUS = """query($id: String!, $key: AssetKeyInput!) { partitionBackfi
   assetNodeOrError(assetKey: $key) { ... on AssetNode { partitionStats { numMaterialized } } } }"""
 
 
+#: Run config choosing the in-process half of Dagster's default executor.
+IN_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
+
+
 def launch(api: GraphQL) -> tuple[str, str | None, list[str]]:
     """One run of every unpartitioned asset (checks included), and a backfill of the last days of
-    the partitioned one: what "Materialize all" does. Returns (run id, backfill id, partitions)."""
+    the partitioned one: what "Materialize all" does. Returns (run id, backfill id, partitions).
+
+    Both execute their steps in the run's own process (the `in_process` choice of Dagster's
+    default executor, as the launchpad offers it): the same steps and logs, without starting one
+    Python process per step, which costs tens of seconds each on a loaded 2-core machine."""
     nodes = api(ASSETS)["assetNodes"]
     unpartitioned = [n["assetKey"] for n in nodes if not n["isPartitioned"]]
     params = {
-        "selector": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__",
-                     "jobName": "__ASSET_JOB", "assetSelection": unpartitioned},
+        "selector": {
+            "repositoryLocationName": LOCATION,
+            "repositoryName": "__repository__",
+            "jobName": "__ASSET_JOB",
+            "assetSelection": unpartitioned,
+        },
         "mode": "default",
+        "runConfigData": IN_PROCESS,
         "executionMetadata": {"tags": [{"key": "e2e", "value": "unpartitioned"}]},
     }
     result = api(LAUNCH_RUN, params=params)["launchRun"]
@@ -204,14 +290,22 @@ def launch(api: GraphQL) -> tuple[str, str | None, list[str]]:
     if partitioned is None:
         return run_id, None, []  # a broken project may lack it; the UI checks say so
     keys = partitioned["partitionKeys"][-BACKFILL_DAYS:]
-    result = api(LAUNCH_BACKFILL, params={"assetSelection": [{"path": PARTITIONED}], "partitionNames": keys,
-                                          "fromFailure": False})["launchPartitionBackfill"]
+    result = api(
+        LAUNCH_BACKFILL,
+        params={
+            "assetSelection": [{"path": PARTITIONED}],
+            "partitionNames": keys,
+            "fromFailure": False,
+            "runConfigData": IN_PROCESS,
+        },
+    )["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
         raise SetupError(f"launchPartitionBackfill answered {result}")
     return run_id, result["backfillId"], keys
 
 
 def wait_for_run(api: GraphQL, run_id: str, timeout: float = 300) -> None:
+    """Until the run succeeded; raise with its errors if it failed, or when the deadline passed."""
     deadline = time.monotonic() + timeout
     while True:
         run = api(RUN_STATUS, id=run_id)["runOrError"]
@@ -223,7 +317,7 @@ def wait_for_run(api: GraphQL, run_id: str, timeout: float = 300) -> None:
             raise SetupError(f"run {run_id} ended {status}:\n" + "\n".join(errors[-5:]))
         if time.monotonic() > deadline:
             raise SetupError(f"run {run_id} still {status} after {timeout:.0f} s")
-        time.sleep(1)
+        time.sleep(POLL_SECONDS)
 
 
 def wait_for_backfill(api: GraphQL, backfill_id: str, partitions: list[str], timeout: float = 300) -> None:
@@ -239,14 +333,17 @@ def wait_for_backfill(api: GraphQL, backfill_id: str, partitions: list[str], tim
             runs and all(r["status"] == "SUCCESS" for r in runs) and materialized >= len(partitions)
         ):
             return
-        if status in ("FAILED", "COMPLETED_FAILED", "CANCELED") or any(r["status"] == "FAILURE" for r in runs):
+        if status in ("FAILED", "COMPLETED_FAILED", "CANCELED") or any(
+            r["status"] == "FAILURE" for r in runs
+        ):
             raise SetupError(f"backfill {backfill_id} ended {status}; runs: {runs}")
         if time.monotonic() > deadline:
             raise SetupError(f"backfill {backfill_id} still {status} after {timeout:.0f} s; runs: {runs}")
-        time.sleep(1)
+        time.sleep(POLL_SECONDS)
 
 
 # --- Docs images ------------------------------------------------------------------------------
+
 
 def publish(shots: Path, docs: Path) -> list[Path]:
     """Copy the README's screenshots to docs/, squeezed by pngquant when it is there."""
@@ -256,25 +353,49 @@ def publish(shots: Path, docs: Path) -> list[Path]:
         path = docs / target
         shutil.copyfile(shots / source, path)
         if shutil.which("pngquant"):
-            subprocess.run(["pngquant", "--force", "--skip-if-larger", "--quality", "65-90", "--output", str(path), str(path)],
-                           check=False)
+            subprocess.run(
+                [
+                    "pngquant",
+                    "--force",
+                    "--skip-if-larger",
+                    "--quality",
+                    "65-90",
+                    "--output",
+                    str(path),
+                    str(path),
+                ],
+                check=False,
+            )
         out.append(path)
     return out
 
 
 # --- Main -------------------------------------------------------------------------------------
 
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
+    global LABEL
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", type=Path, default=ROOT, help="folder holding workspace.yaml (default: the repo)")
-    parser.add_argument("--state", type=Path, default=ROOT / ".e2e", help="where logs, data and screenshots go")
+    parser.add_argument(
+        "--project", type=Path, default=ROOT, help="folder holding workspace.yaml (default: the repo)"
+    )
+    parser.add_argument(
+        "--state", type=Path, default=ROOT / ".e2e", help="where logs, data and screenshots go"
+    )
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the README images go")
-    parser.add_argument("--no-docs", action="store_true", help="do not update the README images")
+    parser.add_argument(
+        "--update-docs-images",
+        action="store_true",
+        help="when every check passed, rewrite the README images in --docs (off by default, so that "
+        "a CI run leaves the working tree clean)",
+    )
+    parser.add_argument("--label", default=LABEL, help="what each line of output starts with")
     args = parser.parse_args(argv)
+    LABEL = args.label
     # A CI timeout (SIGTERM) must still run every `finally` below and stop the process groups.
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -305,17 +426,49 @@ def main(argv: list[str] | None = None) -> int:
             server = stack.enter_context(LocalServer(run_dir / "server", demo=True))
             t = lap("local server start", t)
             log(f"local PostHog Endpoints server {server.url}")
-            env = {**os.environ, "POSTHOG_HOST": server.url, "POSTHOG_PROJECT_ID": str(server.project_id),
-                   "POSTHOG_PERSONAL_API_KEY": server.api_key, "DEMO_DUCKDB_PATH": str(run_dir / "demo.duckdb"),
-                   "DAGSTER_HOME": str(home)}
+            env = {
+                **os.environ,
+                "POSTHOG_HOST": server.url,
+                "POSTHOG_PROJECT_ID": str(server.project_id),
+                "POSTHOG_PERSONAL_API_KEY": server.api_key,
+                "DEMO_DUCKDB_PATH": str(run_dir / "demo.duckdb"),
+                "DAGSTER_HOME": str(home),
+            }
             refresh_component_state(project, env, logs)
             t = lap("component state refresh", t)
             port = free_port()
-            web = stack.enter_context(service(
-                "webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                cwd=project, env=env, logs=logs))
-            stack.enter_context(service("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-                                        cwd=project, env=env, logs=logs))
+            web = stack.enter_context(
+                service(
+                    "webserver",
+                    [
+                        str(BIN / "dagster-webserver"),
+                        "-w",
+                        "workspace.yaml",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(port),
+                    ],
+                    cwd=project,
+                    env=env,
+                    logs=logs,
+                )
+            )
+            daemon = stack.enter_context(
+                service(
+                    "daemon",
+                    [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+                    cwd=project,
+                    env=env,
+                    logs=logs,
+                )
+            )
+            stack.callback(terminate, web, daemon)  # on the way out: both stop side by side
+            # The browser starts while the webserver loads the code location (it waits meanwhile).
+            page = stack.enter_context(
+                open_page(chromium, width=WINDOW[0], height=WINDOW[1], scale=WINDOW[2])
+            )
+            t = lap("browser start", t)
             api = GraphQL(f"http://127.0.0.1:{port}")
             wait_for_location(api, web, logs)
             t = lap("webserver + code location", t)
@@ -332,15 +485,13 @@ def main(argv: list[str] | None = None) -> int:
             t = lap("materialize (run + backfill)", t)
             log("run and backfill succeeded")
 
-            context = Context(web=api.url, server=server, run_id=run_id, shots=shots)
-            with Chromium(run_dir / "chromium-profile", executable=chromium, width=WINDOW[0], height=WINDOW[1],
-                          scale=WINDOW[2]) as browser:
-                failures = run_checks(browser.page, context, CHECKS, log=log, timings=timings)
+            context = Context(web=api.url, server=server, run_id=run_id, shots=shots, graphql=api)
+            failures = run_checks(page, context, CHECKS, log=log, timings=timings)
             t = lap("browser checks", t)
     except KeyboardInterrupt:
         log(f"interrupted; every process was stopped. Logs: {logs}")
         return 2
-    except Exception as exc:  # the set-up, not a UI finding: say what and where the logs are
+    except Exception as exc:  # noqa: BLE001 - the set-up, not a UI finding: say what and where the logs are
         log(f"SET-UP FAILED: {type(exc).__name__}: {exc}")
         log(f"logs: {logs}")
         return 2
@@ -354,9 +505,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"FAILED {name}: {message}")
         log(f"{len(failures)} of {len(CHECKS)} check(s) failed; screenshots in {shots}")
         return 1
-    if not args.no_docs:
+    if args.update_docs_images:
         for path in publish(shots, args.docs):
-            log(f"updated {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size // 1024} KB)")
+            shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+            log(f"updated {shown} ({path.stat().st_size // 1024} KB)")
     log(f"all {len(CHECKS)} checks passed; screenshots in {shots}")
     return 0
 

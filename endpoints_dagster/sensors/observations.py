@@ -22,7 +22,7 @@ from endpoints_dagster.client.errors import PostHogEndpointsError
 from endpoints_dagster.client.models import RunResult
 from endpoints_dagster.resource import PostHogEndpointsResource
 from endpoints_dagster.sensors.own_runs import ENDPOINT_TAG
-from endpoints_dagster.specs import REFRESH_MODES, EndpointSpec, coerce_spec
+from endpoints_dagster.specs import ASSET_REFRESH_MODES, EndpointSpec, coerce_spec
 
 __all__ = ["DEFAULT_OBSERVED_KEY_PREFIX", "OBSERVE_REFRESH", "build_endpoint_observations"]
 
@@ -70,8 +70,8 @@ def build_endpoint_observations(
             @dg.asset(deps=[observed], automation_condition=endpoint_data_changed())
             def revenue_report() -> None: ...
     """
-    if refresh not in REFRESH_MODES:
-        raise ValueError(f"refresh={refresh!r} is not one of {', '.join(REFRESH_MODES)}")
+    if refresh not in ASSET_REFRESH_MODES:
+        raise ValueError(f"refresh={refresh!r} is not one of {', '.join(ASSET_REFRESH_MODES)}")
     if max_concurrency < 1:
         raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
     specs = [coerce_spec(e) for e in endpoints]
