@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log(f"interrupted; every process was stopped. Logs: {logs}")
         return 2
-    except Exception as exc:  # noqa: BLE001 - the set-up, not a UI finding: say what and where the logs are
+    except Exception as exc:  # the set-up, not a UI finding: say what and where the logs are
         log(f"SET-UP FAILED: {type(exc).__name__}: {exc}")
         log(f"logs: {logs}")
         return 2

@@ -23,7 +23,7 @@ LABEL = "e2e-broken"
 BREAKAGES = [
     (
         "the asset feature_usage_by_plan is gone",
-        '        EndpointSpec(\n'
+        "        EndpointSpec(\n"
         '            "feature_usage_by_plan",\n'
         "            version=1,\n"
         '            frame_type="polars",\n'

@@ -440,7 +440,7 @@ def run_checks(
         try:
             check(page, ctx)
             log(f"ok      {name}  ({time.monotonic() - started:.1f} s)")
-        except Exception as exc:  # noqa: BLE001 - CheckFailed, a Playwright timeout, or the API behind the page failing
+        except Exception as exc:  # CheckFailed, a Playwright timeout, or the API behind the page failing
             failures[name] = (
                 first_line(exc) if isinstance(exc, BrowserError) else f"{type(exc).__name__}: {exc}"
             )
