@@ -11,7 +11,7 @@ import logging
 from typing import Literal, Optional
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from endpoints_dagster.client.client import EndpointsClient
 
@@ -46,7 +46,10 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
         ),
     )
     project_id: str = Field(
-        description="PostHog project id (the number in /project/<id>/ URLs). Digits only.",
+        description=(
+            "PostHog project id (the number in /project/<id>/ URLs): 12345 or '12345' "
+            "(dg.EnvVar('POSTHOG_PROJECT_ID'))."
+        ),
     )
     personal_api_key: str = Field(
         repr=False,
@@ -122,6 +125,14 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
             "API key would travel unencrypted."
         ),
     )
+
+    @field_validator("project_id", mode="before")
+    @classmethod
+    def _project_id_as_text(cls, value: object) -> object:
+        """Accept an int like the client does (Dagster config stores the id as text)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
 
     def get_client(self, logger: logging.Logger | None = None) -> EndpointsClient:
         """Build an `EndpointsClient` from this configuration.
