@@ -117,6 +117,15 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
             "(at most one refused request per client, none after a list or read)."
         ),
     )
+    keep_unsigned: bool = Field(
+        default=False,
+        description=(
+            "Keep ClickHouse unsigned integer columns (UInt64 from count(), uniq()) unsigned in the "
+            "assets' DataFrames. Off by default: they land as signed int64 (Int64 when nullable) when "
+            "every value fits, so that subtracting two columns cannot wrap around. An EndpointSpec's "
+            "keep_unsigned wins."
+        ),
+    )
     verify_ssl: bool = Field(default=True, description="Verify TLS certificates.")
     allow_insecure_http: bool = Field(
         default=False,

@@ -108,6 +108,13 @@ class EndpointSpec:
         source: The endpoint file this endpoint is deployed from (see `load_endpoint_file_specs`):
             the asset's code version is the file's, and materializing deploys the file first,
             then runs the version it deployed.
+        backfill_policy: How a backfill of this asset is split into runs. Unset: time-window
+            partitions backfill a range in one run (one query over the whole window), which needs
+            an IO manager that stores a range of partitions (DuckDB, Snowflake, ...); with one that
+            cannot (the default filesystem one), set `dg.BackfillPolicy.multi_run(1)`.
+        keep_unsigned: Keep ClickHouse unsigned integer columns (`UInt64`, from `count()`) as
+            unsigned; by default they land as signed `int64`/`Int64` when every value fits, so
+            `a - b` does not wrap around.
 
     Example:
         .. code-block:: python
@@ -132,6 +139,8 @@ class EndpointSpec:
     group_name: Optional[str] = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     source: Optional[EndpointFile] = None
+    backfill_policy: Optional[dg.BackfillPolicy] = None
+    keep_unsigned: Optional[bool] = None
 
     def __post_init__(self) -> None:
         # The contract's name rule, checked when a spec is made so that a bad name fails when the
