@@ -126,6 +126,9 @@ class ConnectionArgs(dg.Model):
         default=None,
         description="auto (default), documented or current: which PostHog Endpoints API the host speaks.",
     )
+    keep_unsigned: Optional[Union[bool, str]] = Field(
+        default=None, description="Keep unsigned integer columns unsigned (default: signed where they fit)."
+    )
     verify_ssl: Optional[Union[bool, str]] = Field(default=None, description="Verify TLS certificates.")
     allow_insecure_http: Optional[Union[bool, str]] = Field(
         default=None, description="Allow plain http:// to hosts other than localhost."

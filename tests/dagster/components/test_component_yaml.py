@@ -501,3 +501,12 @@ def test_connection_knobs_reach_the_resource(posthog_api):
         with loaded(sandbox, defs_path) as (component, _, _):
             assert component.connection.run_timeout == 90.0
             assert component.connection.api_dialect == "current"
+
+
+def test_a_sensor_entry_matching_no_endpoint_warns_with_a_close_name(posthog_api):
+    attributes = {"sensor": {"endpoints": ["top_event", "revenue_*"]}}
+    with sandbox_with(attributes) as (sandbox, defs_path):
+        with loaded(sandbox, defs_path) as (_, _, warned):
+            pass
+    [warning] = [w for w in warned if "`sensor.endpoints`" in w]
+    assert "'top_event' matches no endpoint" in warning and "Did you mean 'top_events'?" in warning
