@@ -389,9 +389,20 @@ def test_scaffolded_yaml_loads_and_documents_every_block(posthog_api, monkeypatc
             assert block in text
         assert '"{{ env.MY_PH_KEY }}"' in text and KEY not in text
         assert "type: endpoints_dagster.components.component.PostHogEndpointsComponent" in text
+        for common in ("# provide_resource: false", "# resource_key: posthog", "# include_inactive: false"):
+            assert common in text
         refresh(sandbox, defs_path)
         with loaded(sandbox, defs_path) as (_, defs, _):
             assert "posthog/top_events" in keys(defs)
+            assert "posthog" in (defs.resources or {})
+        # Uncommented as the comment says, the component uses the project's own resource.
+        (defs_path / "defs.yaml").write_text(text.replace("# provide_resource:", "provide_resource:"))
+        with loaded(sandbox, defs_path) as (component, defs, _):
+            assert component.provide_resource is False
+            assert not defs.resources
+            assert any(
+                a.key.to_user_string() == "posthog/top_events" for a in defs.assets or [] for a in a.specs
+            )
 
 
 def test_state_read_by_the_python_equivalent_matches(posthog_api):
