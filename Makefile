@@ -22,11 +22,14 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The README's Python blocks run too (pytest-markdown-docs, against a local server: tests/docs/).
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest --markdown-docs README.md
 
 test-fast: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
+	$(BIN)/python -m pytest --markdown-docs README.md
 
 demo: install
 	$(BIN)/python scripts/demo.py
