@@ -21,7 +21,7 @@ from endpoints_dagster.as_code.deploy import Deployment, deploy_endpoint_file
 from endpoints_dagster.assets.fanout import ProgressThrottle, run_concurrently
 from endpoints_dagster.client.errors import PostHogEndpointsError
 from endpoints_dagster.client.models import RunResult
-from endpoints_dagster.frames.signed import signed_where_fits
+from endpoints_dagster.frames.landing import dates_as_dates, signed_where_fits
 from endpoints_dagster.metadata import (
     column_schema,
     deployment_metadata,
@@ -299,7 +299,7 @@ def _materialize(
                 cancel_event=cancel,
             )
             # Converted here, so that rows that cannot become a frame fail this endpoint only.
-            frame = result.to_pandas()
+            frame = dates_as_dates(result.to_pandas(), result.types or [])
             keep = resource.keep_unsigned if spec.keep_unsigned is None else spec.keep_unsigned
             return result, frame if keep else signed_where_fits(frame), deployment
 

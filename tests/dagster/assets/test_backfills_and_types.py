@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import dagster as dg
+import duckdb
 import pytest
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
@@ -70,12 +73,25 @@ def test_backfill_policy_is_the_users_per_spec():
 
 
 def test_a_range_lands_in_one_query_with_an_io_manager_that_stores_ranges(posthog, server_control, tmp_path):
+    # Two days inside the generated data (the 90 days before today).
+    first, second = (date.today() - timedelta(days=days) for days in (5, 4))
+    tags = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": second.isoformat(),
+    }
     assets = build_endpoint_assets([_signups(metadata={"partition_expr": "day"})])
-    io_manager = DuckDBPandasIOManager(database=str(tmp_path / "t.duckdb"), schema="analytics")
-    result = dg.materialize(assets, resources={"posthog": posthog, "io_manager": io_manager}, tags=RANGE_TAGS)
+    io_manager = DuckDBPandasIOManager(database=str(tmp_path / "t.duckdb"))
+    result = dg.materialize(assets, resources={"posthog": posthog, "io_manager": io_manager}, tags=tags)
     assert result.success
-    [execution] = server_control.executions(endpoint="daily_signups")
-    assert execution  # one query for the two days
+    assert len(server_control.executions(endpoint="daily_signups")) == 1  # one query for the two days
+    with duckdb.connect(str(tmp_path / "t.duckdb")) as db:
+        [(data_type,)] = db.execute(
+            "SELECT data_type FROM duckdb_columns() "
+            "WHERE table_name = 'daily_signups' AND column_name = 'day'"
+        ).fetchall()
+        days = {d for (d,) in db.execute("SELECT day FROM posthog.daily_signups").fetchall()}
+    assert data_type == "DATE"  # a ClickHouse Date stays a date in the warehouse
+    assert days and days <= {first, second}
 
 
 def test_unsigned_counts_land_signed_unless_kept(posthog):
