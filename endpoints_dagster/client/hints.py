@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from endpoints_dagster.client.errors import EndpointNotFoundError, InvalidRequestError, PostHogEndpointsError
 from endpoints_dagster.client.models import Endpoint
@@ -33,8 +34,11 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
-def _copy(error: PostHogEndpointsError, cls: type[PostHogEndpointsError], message: str, **changes: object):
-    fields = dict(
+def _copy(
+    error: PostHogEndpointsError, cls: type[PostHogEndpointsError], message: str, **changes: Any
+) -> PostHogEndpointsError:
+    """A new error of ``cls`` with ``message``, keeping everything else the original carried."""
+    fields: dict[str, Any] = dict(
         endpoint=error.endpoint,
         status_code=error.status_code,
         code=error.code,
@@ -44,7 +48,7 @@ def _copy(error: PostHogEndpointsError, cls: type[PostHogEndpointsError], messag
         request_url=error.request_url,
     )
     fields.update(changes)
-    out = cls(message, **fields)  # type: ignore[arg-type]
+    out = cls(message, **fields)
     for extra in ("version", "current_version"):
         if hasattr(error, extra):
             setattr(out, extra, getattr(error, extra))
