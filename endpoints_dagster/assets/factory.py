@@ -256,9 +256,10 @@ def _check_range_storable(context: dg.AssetExecutionContext, io_manager_keys: Se
                     f"({context.partition_key_range.start} to {context.partition_key_range.end}) in one "
                     f"step, but the IO manager '{key}' ({type(io_manager).__name__}) stores one partition "
                     "per output. Nothing was queried. Either set "
-                    "backfill_policy=dg.BackfillPolicy.multi_run(1) on the EndpointSpec (one run per "
-                    "partition), or use an IO manager that stores a range (DuckDB, Snowflake, BigQuery, "
-                    "with metadata={'partition_expr': '<date column>'})."
+                    "backfill_policy=dg.BackfillPolicy.multi_run(1) on the EndpointSpec (`backfill: "
+                    "multi_run` under the endpoint in the component's YAML) for one run per partition, "
+                    "or use an IO manager that stores a range (DuckDB, Snowflake, BigQuery, with "
+                    "metadata={'partition_expr': '<date column>'})."
                 ),
                 allow_retries=False,
             )

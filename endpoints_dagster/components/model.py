@@ -283,6 +283,9 @@ class EndpointOverrideArgs(Resolvable):
     description: Optional[str] = None
     refresh: Optional[RefreshMode] = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # How a backfill is split: one run per range (default for time windows; needs an IO manager
+    # that stores a range, such as DuckDB) or one run per partition (any IO manager).
+    backfill: Optional[Literal["single_run", "multi_run"]] = None
 
     def to_override(self, name: str) -> EndpointOverride:
         where = f"endpoints.{name}"
@@ -314,6 +317,7 @@ class EndpointOverrideArgs(Resolvable):
             description=self.description,
             refresh=self.refresh,
             metadata=dict(self.metadata or {}),
+            backfill=self.backfill,
         )
 
 

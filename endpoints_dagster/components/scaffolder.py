@@ -57,6 +57,8 @@ attributes:
   #    variables:
   #      since: "{{{{ partition.start }}}}"
   #      until: "{{{{ partition.end }}}}"
+  #    backfill: multi_run       # one run per partition; single_run (default) needs an IO manager
+  #                              # that stores a range, such as DuckDB
   #  revenue_by_country:
   #    partitions: {{type: static, keys: [free, pro, enterprise]}}
   #    variables: {{plan: "{{{{ partition.key }}}}"}}

@@ -11,7 +11,7 @@ variable the endpoint does not have, a pinned version that does not exist) becom
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Optional
 
@@ -87,6 +87,7 @@ class EndpointOverride:
         description: Replaces the endpoint's description from PostHog.
         refresh: Refresh mode for this endpoint's runs.
         metadata: Extra definition metadata.
+        backfill: `single_run` (one run per range) or `multi_run` (one run per partition).
     """
 
     variables: Mapping[str, Any] = field(default_factory=dict)
@@ -98,6 +99,7 @@ class EndpointOverride:
     description: Optional[str] = None
     refresh: Optional[str] = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    backfill: Optional[str] = None
 
     def then(self, other: EndpointOverride) -> EndpointOverride:
         """This override with `other` applied on top: set fields of `other` win, and
@@ -110,6 +112,13 @@ class EndpointOverride:
             elif value is not None:
                 changes[f.name] = value
         return replace(self, **changes)
+
+
+#: The component's `backfill` values: one run per range of partitions, or one run per partition.
+BACKFILL_POLICIES: dict[str, Callable[[], dg.BackfillPolicy]] = {
+    "single_run": dg.BackfillPolicy.single_run,
+    "multi_run": lambda: dg.BackfillPolicy.multi_run(1),
+}
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,7 @@ def spec_for(endpoint: EndpointState, override: Optional[EndpointOverride], *, r
         key=override.key,
         group_name=override.group_name,
         metadata=metadata,
+        backfill_policy=BACKFILL_POLICIES[override.backfill]() if override.backfill else None,
     )
 
 

@@ -521,3 +521,11 @@ def test_a_sensor_entry_matching_no_endpoint_warns_with_a_close_name(posthog_api
             pass
     [warning] = [w for w in warned if "`sensor.endpoints`" in w]
     assert "'top_event' matches no endpoint" in warning and "Did you mean 'top_events'?" in warning
+
+
+def test_an_endpoint_can_backfill_one_run_per_partition(posthog_api):
+    attributes = {"endpoints": {"daily_signups": {**DAILY_OVERRIDE, "backfill": "multi_run"}}}
+    with sandbox_with(attributes) as (sandbox, defs_path):
+        with loaded(sandbox, defs_path) as (_, defs, _):
+            daily = defs.resolve_assets_def(dg.AssetKey(["posthog", "daily_signups"]))
+    assert daily.backfill_policy == dg.BackfillPolicy.multi_run(1)
