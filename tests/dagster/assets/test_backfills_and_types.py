@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import dagster as dg
@@ -101,7 +102,7 @@ def test_unsigned_counts_land_signed_unless_kept(posthog):
     assert str(frame["purchases"].dtype) == "int64"
     assert (frame["purchases"] - frame["purchases"] - 1).min() == -1  # no wrap-around
 
-    kept = build_endpoint_assets([spec.with_changes(keep_unsigned=True)])
+    kept = build_endpoint_assets([replace(spec, keep_unsigned=True)])
     frame = dg.materialize(kept, resources={"posthog": posthog}).asset_value(key)
     assert str(frame["purchases"].dtype) == "uint64"
     keeping = PostHogEndpointsResource(
