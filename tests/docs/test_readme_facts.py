@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from endpoints_dagster.local.cli import build_parser
 from endpoints_dagster.local.demo import DEMO_ENDPOINTS
 from endpoints_dagster.local.process import DEFAULT_API_KEY
 
@@ -20,7 +21,8 @@ def section() -> str:
 def test_the_demo_credentials_are_the_servers():
     text = section()
     assert f"`{DEFAULT_API_KEY}`" in text and "project `1`" in text
-    assert "http://127.0.0.1:8010" in text  # the CLI's default port
+    args = build_parser().parse_args(["serve", "--demo"])  # the README's command, as it parses
+    assert f"http://{args.host}:{args.port}" in text and args.project_id == 1
 
 
 def test_the_listed_endpoints_and_variables_are_the_demo_ones():
