@@ -22,10 +22,13 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The README's Python blocks run too (pytest-markdown-docs, against a local server: tests/docs/).
 test: lint
+	$(BIN)/python -m pytest --markdown-docs README.md
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: install
+	$(BIN)/python -m pytest --markdown-docs README.md
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
 
 demo: install

@@ -87,7 +87,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real imports
         RunResult,
     )
     from endpoints_dagster.components import PostHogEndpointsComponent
-    from endpoints_dagster.discovery.load import load_endpoint_specs
+    from endpoints_dagster.discovery.load import load_endpoint_specs, save_endpoint_state
     from endpoints_dagster.frames.extras import MissingExtraError
     from endpoints_dagster.resource import PostHogEndpointsResource
     from endpoints_dagster.sensors.observations import build_endpoint_observations

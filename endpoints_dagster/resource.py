@@ -11,7 +11,7 @@ import logging
 from typing import Literal, Optional
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from endpoints_dagster.client.client import EndpointsClient
 
@@ -46,7 +46,10 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
         ),
     )
     project_id: str = Field(
-        description="PostHog project id (the number in /project/<id>/ URLs). Digits only.",
+        description=(
+            "PostHog project id (the number in /project/<id>/ URLs): 12345 or '12345' "
+            "(dg.EnvVar('POSTHOG_PROJECT_ID'))."
+        ),
     )
     personal_api_key: str = Field(
         repr=False,
@@ -124,6 +127,15 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
             "(at most one refused request per client, none after a list or read)."
         ),
     )
+    keep_unsigned: bool = Field(
+        default=False,
+        description=(
+            "Keep ClickHouse unsigned integer columns (UInt64 from count(), uniq()) unsigned in the "
+            "assets' DataFrames. Off by default: they land as signed int64 (Int64 when nullable) when "
+            "every value fits, so that subtracting two columns cannot wrap around. An EndpointSpec's "
+            "keep_unsigned wins."
+        ),
+    )
     verify_ssl: bool = Field(default=True, description="Verify TLS certificates.")
     allow_insecure_http: bool = Field(
         default=False,
@@ -132,6 +144,14 @@ class PostHogEndpointsResource(dg.ConfigurableResource):
             "API key would travel unencrypted."
         ),
     )
+
+    @field_validator("project_id", mode="before")
+    @classmethod
+    def _project_id_as_text(cls, value: object) -> object:
+        """Accept an int like the client does (Dagster config stores the id as text)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
 
     def get_client(self, logger: logging.Logger | None = None) -> EndpointsClient:
         """Build an `EndpointsClient` from this configuration.

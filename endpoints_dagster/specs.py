@@ -115,6 +115,13 @@ class EndpointSpec:
             60 s). The data is as fresh as the last materialization (see docs/heavy-endpoints.md).
         frame_type: What the asset returns: `pandas`, `polars` or `arrow` (see `FRAME_TYPES`);
             `None` takes the default of `build_endpoint_assets` (`pandas` unless set there).
+        backfill_policy: How a backfill of this asset is split into runs. Unset: time-window
+            partitions backfill a range in one run (one query over the whole window), which needs
+            an IO manager that stores a range of partitions (DuckDB, Snowflake, ...); with one that
+            cannot (the default filesystem one), set `dg.BackfillPolicy.multi_run(1)`.
+        keep_unsigned: Keep ClickHouse unsigned integer columns (`UInt64`, from `count()`) as
+            unsigned; by default they land as signed `int64`/`Int64` when every value fits, so
+            `a - b` does not wrap around.
 
     Example:
         .. code-block:: python
@@ -141,6 +148,8 @@ class EndpointSpec:
     source: Optional[EndpointFile] = None
     materialize: bool = False
     frame_type: Optional[str] = None
+    backfill_policy: Optional[dg.BackfillPolicy] = None
+    keep_unsigned: Optional[bool] = None
 
     def __post_init__(self) -> None:
         # The contract's name rule, checked when a spec is made so that a bad name fails when the

@@ -22,6 +22,7 @@ from endpoints_dagster.assets.fanout import ProgressThrottle, run_concurrently
 from endpoints_dagster.client.errors import PostHogEndpointsError
 from endpoints_dagster.client.models import RunResult
 from endpoints_dagster.frames.extras import check_frame_type
+from endpoints_dagster.frames.landing import dates_as_dates, signed_where_fits
 from endpoints_dagster.metadata import (
     column_schema,
     deployment_metadata,
@@ -121,10 +122,11 @@ def build_endpoint_assets(
             )
         seen.add(spec.name)
 
+    # One multi-asset per partitions definition and backfill policy: both belong to the step.
     groups: list[tuple[Optional[dg.PartitionsDefinition], list[EndpointSpec]]] = []
     for spec in specs:
         for partitions_def, members in groups:
-            if partitions_def == spec.partitions_def:
+            if partitions_def == spec.partitions_def and members[0].backfill_policy == spec.backfill_policy:
                 members.append(spec)
                 break
         else:
@@ -209,14 +211,11 @@ def _build_multi_asset(
     by_key = {p.key: p for p in planned}
     name = _op_name(name, planned, index, count)
 
-    # A time-window range backfills in one run: the endpoint takes the whole window at once.
-    time_based = isinstance(partitions_def, dg.TimeWindowPartitionsDefinition) and not any(
-        m.partition_variables and m.partition_variables.key for m in members
-    )
+    io_manager_keys = {a.key: str(a.metadata["dagster/io_manager_key"]) for a in asset_specs}
 
     @dg.multi_asset(
         name=name,
-        backfill_policy=dg.BackfillPolicy.single_run() if time_based else None,
+        backfill_policy=_backfill_policy(members, partitions_def),
         specs=asset_specs,
         check_specs=check_specs,
         can_subset=True,
@@ -235,9 +234,49 @@ def _build_multi_asset(
             if check_key.asset_key not in context.selected_asset_keys:
                 yield _stored_drift_result(context.instance, check_key)
         if selected:
+            _check_range_storable(context, [io_manager_keys[p.key] for p in selected])
             yield from _materialize(context, resource, selected, max_concurrency, schema_checks)
 
     return _endpoint_assets
+
+
+def _backfill_policy(
+    members: Sequence[EndpointSpec], partitions_def: Optional[dg.PartitionsDefinition]
+) -> Optional[dg.BackfillPolicy]:
+    """The members' own policy, else one run per range where the endpoint takes a time window."""
+    if members[0].backfill_policy is not None:
+        return members[0].backfill_policy
+    # A time-window range backfills in one run: the endpoint takes the whole window at once.
+    time_based = isinstance(partitions_def, dg.TimeWindowPartitionsDefinition) and not any(
+        m.partition_variables and m.partition_variables.key for m in members
+    )
+    return dg.BackfillPolicy.single_run() if time_based else None
+
+
+def _check_range_storable(context: dg.AssetExecutionContext, io_manager_keys: Sequence[str]) -> None:
+    """Fail before any query when the run covers several partitions its IO manager cannot store at once.
+
+    Dagster's filesystem IO managers (the default one included) store one partition per output and
+    would fail only after the endpoint ran.
+    """
+    if not context.has_partition_key_range or len(context.partition_keys) < 2:
+        return
+    for key in dict.fromkeys(io_manager_keys):
+        io_manager = getattr(context.resources, key, None)
+        if isinstance(io_manager, dg.UPathIOManager):
+            raise dg.Failure(
+                description=(
+                    f"This run covers {len(context.partition_keys)} partitions "
+                    f"({context.partition_key_range.start} to {context.partition_key_range.end}) in one "
+                    f"step, but the IO manager '{key}' ({type(io_manager).__name__}) stores one partition "
+                    "per output. Nothing was queried. Either set "
+                    "backfill_policy=dg.BackfillPolicy.multi_run(1) on the EndpointSpec (`backfill: "
+                    "multi_run` under the endpoint in the component's YAML) for one run per partition, "
+                    "or use an IO manager that stores a range (DuckDB, Snowflake, BigQuery, with "
+                    "metadata={'partition_expr': '<date column>'})."
+                ),
+                allow_retries=False,
+            )
 
 
 def _materialize(
@@ -277,12 +316,12 @@ def _materialize(
                 frame_type=item.frame_type,
             )
             # Converted here, so that rows that cannot become a frame fail this endpoint only.
-            return (
-                result,
-                result.to_frame(item.frame_type),
-                deployment,
-                materialized_metadata(result, endpoint),
-            )
+            frame = result.to_frame(item.frame_type)
+            if item.frame_type == "pandas":
+                frame = dates_as_dates(frame, result.types or [])
+                keep = resource.keep_unsigned if spec.keep_unsigned is None else spec.keep_unsigned
+                frame = frame if keep else signed_where_fits(frame)
+            return result, frame, deployment, materialized_metadata(result, endpoint)
 
         context.log.info(
             f"materializing {len(selected)} PostHog endpoint(s), up to {max_concurrency} at once"

@@ -39,6 +39,7 @@ from endpoints_dagster.client.errors import (
     PostHogEndpointsError,
     QueryCancelledError,
 )
+from endpoints_dagster.client.hints import retell_not_found, retell_unknown_variables
 from endpoints_dagster.client.http import HttpSession, Request
 from endpoints_dagster.client.listing import collect_pages
 from endpoints_dagster.client.models import (
@@ -63,6 +64,7 @@ from endpoints_dagster.client.retry import RetryPolicy
 from endpoints_dagster.client.runs.args import UNSET, RunArgs
 from endpoints_dagster.client.runs.cancel import cancel_when_set
 from endpoints_dagster.client.runs.polling import Runner, cancel_quietly, default_sleep
+from endpoints_dagster.client.variables import undeclared, with_variables
 
 __all__ = ["EndpointsClient"]
 
@@ -295,6 +297,7 @@ class EndpointsClient:
         name: str,
         query: dict[str, Any] | str,
         *,
+        variables: Mapping[str, Any] | None = None,
         description: str | None = None,
         is_active: bool | None = None,
         cache_age_seconds: int | None = None,
@@ -305,15 +308,24 @@ class EndpointsClient:
         ``cache_age_seconds`` is sent as ``data_freshness_seconds`` to PostHog today, which allows
         only 900, 1800, 3600, 21600, 43200, 86400 or 604800; another value is refused before sending.
 
+        ``variables`` declares the query's ``{variables.x}`` placeholders with their default values,
+        ``{"since": "2026-01-01"}``; a placeholder left undeclared is refused before sending
+        (:class:`InvalidRequestError` naming it), since every run of the endpoint would fail.
+
         Not retried blindly: after an ambiguous failure (timeout, dropped connection) the endpoint is
         read back and returned if it exists with the same query; if absent, the create is resent.
 
         Example::
 
-            client.create_endpoint("daily_signups", "SELECT toDate(timestamp) AS day, count() FROM events GROUP BY day")
+            client.create_endpoint(
+                "daily_signups",
+                "SELECT toDate(timestamp) AS day, count() AS signups FROM events "
+                "WHERE timestamp >= {variables.since} GROUP BY day",
+                variables={"since": "2026-01-01"},
+            )
         """
         validate_endpoint_name(name)  # before anything is built or sent
-        query_dict = _query_of(name, query)
+        query_dict = with_variables(name, _query_of(name, query), variables)
         fields: dict[str, Any] = {"name": name, "query": query_dict}
         optional = dict(description=description, is_active=is_active, cache_age_seconds=cache_age_seconds)
         optional["is_materialized"] = is_materialized
@@ -346,21 +358,33 @@ class EndpointsClient:
             ),
         )
 
-    def update_endpoint(self, name: str, **fields: Any) -> Endpoint:
+    def update_endpoint(
+        self, name: str, *, variables: Mapping[str, Any] | None = None, **fields: Any
+    ) -> Endpoint:
         """Change fields of an endpoint (PATCH): ``query``, ``description``, ``is_active``,
         ``cache_age_seconds`` (``data_freshness_seconds`` on PostHog today, see :meth:`create_endpoint`),
         ``is_materialized``, ... A changed query makes a new version.
+
+        ``variables`` (``{code_name: default}``) replaces the declared variables, keeping each one's
+        id; with a new ``query`` and no ``variables``, the stored declarations of placeholders the new
+        query still uses are kept. Either reads the endpoint first; an undeclared placeholder is
+        refused before sending.
 
         After an ambiguous failure the endpoint is read back; if the fields already hold the sent
         values it is returned, otherwise the PATCH is resent (setting the same values is harmless).
         """
         path = self._path(name)
-        if not fields:
+        if not fields and variables is None:
             raise ValueError(
                 f"update_endpoint({name!r}) needs at least one field to change, e.g. description='...'."
             )
-        if "query" in fields:
-            fields["query"] = _query_of(name, fields["query"])
+        new_query = _query_of(name, fields["query"]) if "query" in fields else None
+        if variables is not None or (new_query is not None and undeclared(new_query)):
+            # The stored query gives the ids to keep, the declarations to carry over, or the query itself.
+            stored = self.get_endpoint(name).query
+            fields["query"] = with_variables(name, new_query or stored, variables, previous=stored)
+        elif new_query is not None:
+            fields["query"] = new_query
 
         def request(dialect: Dialect) -> Request:
             wire = dialect.endpoint_fields(name, fields)
@@ -574,6 +598,14 @@ class EndpointsClient:
 
     # -- runs ------------------------------------------------------------------------------------
 
+    def _retold(self, name: str, error: PostHogEndpointsError) -> PostHogEndpointsError:
+        """A run's 404 or unknown-variable refusal in the caller's words (one extra read; see ``hints``)."""
+        if isinstance(error, EndpointNotFoundError):
+            return retell_not_found(error, self.list_endpoints, self._project_id)
+        if type(error) is InvalidRequestError:
+            return retell_unknown_variables(error, name, self.get_endpoint)
+        return error
+
     def run_endpoint(
         self,
         name: str,
@@ -667,7 +699,12 @@ class EndpointsClient:
                     collect=_COLLECT_BY_FRAME_TYPE[frame_type],
                 )
             except PostHogEndpointsError as exc:
-                if cancel_event is None or not cancel_event.is_set() or isinstance(exc, QueryCancelledError):
+                if cancel_event is None or not cancel_event.is_set():
+                    retold = self._retold(name, exc)
+                    if retold is exc:
+                        raise
+                    raise retold from exc
+                if isinstance(exc, QueryCancelledError):
                     raise
                 # The caller cancelled: whatever the stopped query answered is the consequence, not the news.
                 raise QueryCancelledError(endpoint=name, query_id=runner.active_query_id) from exc

@@ -179,7 +179,7 @@ def decode_error(
         denied.scope = scope
         return denied
     if status == 404:
-        return _not_found(request, body, detail, project_id, common)
+        return _not_found(request, body, detail, project_id, host, common)
     if status == 429:
         retry_after = parse_retry_after(headers, detail)
         wait = f" PostHog asked to wait {retry_after:g} s." if retry_after is not None else ""
@@ -233,7 +233,7 @@ def decode_error(
 
 
 def _not_found(
-    request: Request, body: Any, detail: str | None, project_id: int, common: dict[str, Any]
+    request: Request, body: Any, detail: str | None, project_id: int, host: str, common: dict[str, Any]
 ) -> PostHogEndpointsError:
     if request.query_id:  # the query API (status, cancel), also while a run of an endpoint waits on it
         of = f" of endpoint {request.endpoint!r}" if request.endpoint else ""
@@ -255,8 +255,9 @@ def _not_found(
         )
     else:
         text = (
-            f"Endpoint {request.endpoint!r} was not found in project {project_id} (404): it does not exist, "
-            "was deleted, or is inactive. Check the name (list_endpoints() shows them) and that it is active."
+            f"Endpoint {request.endpoint!r} was not found in project {project_id} at {host} (404): it does "
+            "not exist there, was deleted, or is inactive. Check the name (list_endpoints() shows them), that "
+            "it is active, and that project_id and host are those of the project holding it."
         )
     error = EndpointNotFoundError(text, **common)
     error.version = version

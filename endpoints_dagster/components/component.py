@@ -26,6 +26,7 @@ from dagster.components.utils.translation import TranslationFn, TranslationFnRes
 from typing_extensions import Self
 
 from endpoints_dagster.assets.factory import build_endpoint_assets
+from endpoints_dagster.client.hints import did_you_mean
 from endpoints_dagster.components.endpoint_files import file_specs
 from endpoints_dagster.components.model import (
     PARTITION_SCOPE,
@@ -287,6 +288,14 @@ class PostHogEndpointsComponent(StateBackedComponent, Resolvable):
         if self.sensor is None or not self.sensor.enabled:
             return []
         patterns = self.sensor.endpoints or ["*"]
+        names = [spec.name for spec in specs]
+        for pattern in patterns:
+            # Checked against the saved list: a misspelled name would otherwise never fire, silently.
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+                _warn(
+                    f"PostHogEndpointsComponent sensor: `sensor.endpoints` entry {pattern!r} matches no "
+                    f"endpoint among the component's assets.{did_you_mean(pattern, names)}"
+                )
         watched: list[EndpointSpec] = []
         for spec in specs:
             if not any(fnmatch.fnmatchcase(spec.name, pattern) for pattern in patterns):

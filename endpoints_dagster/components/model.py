@@ -134,6 +134,9 @@ class ConnectionArgs(dg.Model):
         default=None,
         description="auto (default), documented or current: which PostHog Endpoints API the host speaks.",
     )
+    keep_unsigned: Optional[Union[bool, str]] = Field(
+        default=None, description="Keep unsigned integer columns unsigned (default: signed where they fit)."
+    )
     verify_ssl: Optional[Union[bool, str]] = Field(default=None, description="Verify TLS certificates.")
     allow_insecure_http: Optional[Union[bool, str]] = Field(
         default=None, description="Allow plain http:// to hosts other than localhost."
@@ -292,6 +295,9 @@ class EndpointOverrideArgs(Resolvable):
     # Ask PostHog to materialize the endpoint (heavy endpoints: see docs/heavy-endpoints.md).
     materialize: Optional[bool] = None
     frame_type: Optional[FrameType] = None
+    # How a backfill is split: one run per range (default for time windows; needs an IO manager
+    # that stores a range, such as DuckDB) or one run per partition (any IO manager).
+    backfill: Optional[Literal["single_run", "multi_run"]] = None
 
     def to_override(self, name: str) -> EndpointOverride:
         where = f"endpoints.{name}"
@@ -325,6 +331,7 @@ class EndpointOverrideArgs(Resolvable):
             metadata=dict(self.metadata or {}),
             materialize=self.materialize,
             frame_type=self.frame_type,
+            backfill=self.backfill,
         )
 
 

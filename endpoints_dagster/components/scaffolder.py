@@ -26,11 +26,18 @@ attributes:
     project_id: {project_id}
     personal_api_key: "{{{{ env.{api_key_env} }}}}"
 
+  # Beside your own `posthog` resource (a definitions.py with build_endpoint_assets), share it
+  # instead of defining a second one with the same key, which Dagster refuses:
+  # provide_resource: false
+  # resource_key: posthog      # the key of the PostHogEndpointsResource the assets use
+
   # Which endpoints become assets: names or globs. Inactive endpoints are left out unless
-  # include_inactive is true.
+  # include_inactive is true. Exclude the endpoints your Python code already makes assets of,
+  # or their asset keys clash.
   selection:
     include: ["*"]
     exclude: []
+    # include_inactive: false
 
   # Settings for every endpoint asset.
   defaults:
@@ -40,6 +47,7 @@ attributes:
     key_prefix: [posthog]
     max_concurrency: 8
     # pool: posthog_api       # a Dagster concurrency pool shared across runs
+    # schema_checks: true     # a schema_unchanged check (WARN) per asset
 
   # Per-endpoint changes (by name or glob). Variables can take the run's partition:
   # {{{{ partition.start }}}} / {{{{ partition.end }}}} (time windows) or {{{{ partition.key }}}}.
@@ -49,6 +57,8 @@ attributes:
   #    variables:
   #      since: "{{{{ partition.start }}}}"
   #      until: "{{{{ partition.end }}}}"
+  #    backfill: multi_run       # one run per partition; single_run (default) needs an IO manager
+  #                              # that stores a range, such as DuckDB
   #  revenue_by_country:
   #    partitions: {{type: static, keys: [free, pro, enterprise]}}
   #    variables: {{plan: "{{{{ partition.key }}}}"}}
@@ -65,6 +75,8 @@ attributes:
   # Launch a run of an endpoint's asset when the endpoint is executed in PostHog.
   # sensor:
   #   minimum_interval_seconds: 300
+  #   endpoints: ["top_*"]      # names or globs among the assets above (default: all unpartitioned)
+  #   default_status: running   # stopped by default
 """
 
 

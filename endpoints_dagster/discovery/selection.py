@@ -11,7 +11,7 @@ variable the endpoint does not have, a pinned version that does not exist) becom
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Optional
 
@@ -89,6 +89,7 @@ class EndpointOverride:
         metadata: Extra definition metadata.
         materialize: Ask PostHog to materialize the endpoint before running it (see `EndpointSpec`).
         frame_type: What the asset returns: pandas, polars or arrow.
+        backfill: `single_run` (one run per range) or `multi_run` (one run per partition).
     """
 
     variables: Mapping[str, Any] = field(default_factory=dict)
@@ -102,6 +103,7 @@ class EndpointOverride:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     materialize: Optional[bool] = None
     frame_type: Optional[str] = None
+    backfill: Optional[str] = None
 
     def then(self, other: EndpointOverride) -> EndpointOverride:
         """This override with `other` applied on top: set fields of `other` win, and
@@ -114,6 +116,13 @@ class EndpointOverride:
             elif value is not None:
                 changes[f.name] = value
         return replace(self, **changes)
+
+
+#: The component's `backfill` values: one run per range of partitions, or one run per partition.
+BACKFILL_POLICIES: dict[str, Callable[[], dg.BackfillPolicy]] = {
+    "single_run": dg.BackfillPolicy.single_run,
+    "multi_run": lambda: dg.BackfillPolicy.multi_run(1),
+}
 
 
 @dataclass(frozen=True)
@@ -219,6 +228,7 @@ def spec_for(endpoint: EndpointState, override: Optional[EndpointOverride], *, r
         metadata=metadata,
         materialize=bool(override.materialize),
         frame_type=override.frame_type,
+        backfill_policy=BACKFILL_POLICIES[override.backfill]() if override.backfill else None,
     )
 
 

@@ -14,6 +14,7 @@ The algorithm and the cursor live in `_cursor.py`; this module is the Dagster si
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -22,6 +23,7 @@ from typing import Any, Optional, Union
 import dagster as dg
 
 from endpoints_dagster.client.errors import PostHogEndpointsError
+from endpoints_dagster.client.hints import close_names
 from endpoints_dagster.resource import PostHogEndpointsResource
 from endpoints_dagster.sensors.cursor import (
     CursorState,
@@ -252,6 +254,13 @@ def build_endpoint_execution_sensor(
             else []
         )
         summary = outcome.describe(context.last_tick_completion_time, tick_budget_seconds)
+        unknown = _unknown_endpoints(
+            resource, [n for n in outcome.checked if outcome.cursor.seen.get(n) is None]
+        )
+        if unknown:
+            warning = unknown_endpoints_text(unknown)
+            context.log.warning(f"Sensor {name!r}: {warning}")
+            summary = f"{summary} {warning}"
         context.log.info(f"Sensor {name!r}: {summary}")
         return dg.SensorResult(
             run_requests=run_requests,
@@ -304,6 +313,50 @@ def _check(
                 request_method=exc.request_method,
                 request_url=exc.request_url,
             ) from exc
+
+
+#: How long a project's endpoint names are trusted when telling unknown watched names apart.
+NAMES_TTL_SECONDS = 600.0
+# Keyed by the names asked about too: a watch list that changes (an endpoint just created) is read afresh.
+_known_names: dict[tuple[str, int, frozenset[str]], tuple[float, frozenset[str]]] = {}
+_known_names_lock = threading.Lock()
+
+
+def unknown_endpoints_text(unknown: Mapping[str, Sequence[str]]) -> str:
+    """``Unknown endpoint(s): 'x' (did you mean 'y'?) ...``: what a misspelled watch list says."""
+    items = [
+        f"{name!r}" + (f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else "")
+        for name, close in unknown.items()
+    ]
+    return (
+        f"Unknown endpoint(s): {', '.join(items)}. They do not exist in the project, so they never fire; "
+        "fix the names given to the sensor."
+    )
+
+
+def _unknown_endpoints(resource: PostHogEndpointsResource, never_ran: Sequence[str]) -> dict[str, list[str]]:
+    """Watched names that never ran and are not endpoints of the project, each with close names.
+
+    Asked only when some watched endpoint has never run, and at most every `NAMES_TTL_SECONDS`
+    per project, set of such names and process (one list request); best effort: a failed list
+    says nothing.
+    """
+    if not never_ran:
+        return {}
+    try:
+        with resource.get_client() as client:
+            cache_key = (client.host, client.project_id, frozenset(never_ran))
+            with _known_names_lock:
+                cached = _known_names.get(cache_key)
+            if cached is None or time.monotonic() - cached[0] > NAMES_TTL_SECONDS:
+                names = frozenset(e.name for e in client.list_endpoints())
+                cached = (time.monotonic(), names)
+                with _known_names_lock:
+                    _known_names[cache_key] = cached
+    except Exception:  # the tick's own request succeeded; this hint is not worth failing it
+        return {}
+    known = cached[1]
+    return {name: close_names(name, known) for name in never_ran if name not in known}
 
 
 def _drop_own_executions(

@@ -157,7 +157,11 @@ def test_run_400_unknown_variable_is_a_request_error(once, api):
     with pytest.raises(InvalidRequestError) as info:
         once.run_endpoint("daily_signups", variables={"nope": 1})
     assert not isinstance(info.value, QueryError)
-    assert info.value.attr == "variables_values" and "Unknown variable(s): nope" in str(info.value)
+    # Told as the caller wrote it (`variables`), not under the wire field; PostHog's words stay in detail.
+    assert info.value.attr == "variables" and "has no variable 'nope' (passed in `variables`)" in str(
+        info.value
+    )
+    assert info.value.detail == "Unknown variable(s): nope"
 
 
 def test_run_400_bad_version_plain_error_shape(once, api):

@@ -24,6 +24,7 @@ from fault_helpers import CuttingProxy, Pipeline, resource_for
 
 from endpoints_dagster.client import client as client_module
 from endpoints_dagster.client.runs.polling import default_sleep
+from endpoints_dagster.frames.landing import dates_as_dates, signed_where_fits
 
 FAST_WAIT = 0.02
 
@@ -55,7 +56,9 @@ def cutting_proxy(local_server) -> Iterator[CuttingProxy]:
 @pytest.fixture
 def expected_frame(local_server) -> Callable[[str], pd.DataFrame]:
     def expected(name: str) -> pd.DataFrame:
+        """The endpoint's rows read directly, typed as an endpoint asset lands them."""
         with resource_for(local_server.url, local_server).get_client() as client:
-            return client.run_endpoint(name, refresh="force_blocking").to_pandas()
+            result = client.run_endpoint(name, refresh="force_blocking")
+        return signed_where_fits(dates_as_dates(result.to_pandas(), result.types))
 
     return expected

@@ -390,9 +390,20 @@ def test_scaffolded_yaml_loads_and_documents_every_block(posthog_api, monkeypatc
             assert block in text
         assert '"{{ env.MY_PH_KEY }}"' in text and KEY not in text
         assert "type: endpoints_dagster.components.component.PostHogEndpointsComponent" in text
+        for common in ("# provide_resource: false", "# resource_key: posthog", "# include_inactive: false"):
+            assert common in text
         refresh(sandbox, defs_path)
         with loaded(sandbox, defs_path) as (_, defs, _):
             assert "posthog/top_events" in keys(defs)
+            assert "posthog" in (defs.resources or {})
+        # Uncommented as the comment says, the component uses the project's own resource.
+        (defs_path / "defs.yaml").write_text(text.replace("# provide_resource:", "provide_resource:"))
+        with loaded(sandbox, defs_path) as (component, defs, _):
+            assert component.provide_resource is False
+            assert not defs.resources
+            assert any(
+                a.key.to_user_string() == "posthog/top_events" for a in defs.assets or [] for a in a.specs
+            )
 
 
 def test_state_read_by_the_python_equivalent_matches(posthog_api):
@@ -502,3 +513,20 @@ def test_connection_knobs_reach_the_resource(posthog_api):
         with loaded(sandbox, defs_path) as (component, _, _):
             assert component.connection.run_timeout == 90.0
             assert component.connection.api_dialect == "current"
+
+
+def test_a_sensor_entry_matching_no_endpoint_warns_with_a_close_name(posthog_api):
+    attributes = {"sensor": {"endpoints": ["top_event", "revenue_*"]}}
+    with sandbox_with(attributes) as (sandbox, defs_path):
+        with loaded(sandbox, defs_path) as (_, _, warned):
+            pass
+    [warning] = [w for w in warned if "`sensor.endpoints`" in w]
+    assert "'top_event' matches no endpoint" in warning and "Did you mean 'top_events'?" in warning
+
+
+def test_an_endpoint_can_backfill_one_run_per_partition(posthog_api):
+    attributes = {"endpoints": {"daily_signups": {**DAILY_OVERRIDE, "backfill": "multi_run"}}}
+    with sandbox_with(attributes) as (sandbox, defs_path):
+        with loaded(sandbox, defs_path) as (_, defs, _):
+            daily = defs.resolve_assets_def(dg.AssetKey(["posthog", "daily_signups"]))
+    assert daily.backfill_policy == dg.BackfillPolicy.multi_run(1)
