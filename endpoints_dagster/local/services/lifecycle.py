@@ -26,12 +26,19 @@ from endpoints_dagster.local.storage.store import DuplicateName, EndpointRow, St
 
 class Catalog:
     def __init__(
-        self, store: Store, auth: Authenticator, materializer: Materializer, normalise: Callable[[str], str]
+        self,
+        store: Store,
+        auth: Authenticator,
+        materializer: Materializer,
+        normalise: Callable[[str], str],
+        check_query: Callable[[dict[str, Any]], None] = lambda query: None,
     ) -> None:
         self._store = store
         self._auth = auth
         self._materializer = materializer
         self._normalise = normalise
+        # Refuses (400) a query the allowlist refuses, before it is stored (see query_guard.py).
+        self._check_query = check_query
 
     def view(self, row: EndpointRow, version: VersionRow | None = None) -> EndpointView:
         """The endpoint as its JSON shows it, at its current version or at ``version``."""
@@ -54,6 +61,7 @@ class Catalog:
     def create(self, project_id: int, fields: dict[str, Any], user_id: int | None) -> EndpointView:
         """``fields`` as parsed by the dialect (name and query present)."""
         is_active = fields.get("is_active", True)
+        self._check_query(fields["query"])
         if not is_active and fields.get("is_materialized"):
             raise api_errors.validation_error(
                 "Cannot enable materialization on inactive endpoint.", "is_materialized"
@@ -86,6 +94,8 @@ class Catalog:
 
     def update(self, row: EndpointRow, fields: dict[str, Any], user_id: int | None) -> EndpointView:
         will_be_active = fields.get("is_active", row.is_active)
+        if "query" in fields:
+            self._check_query(fields["query"])
         if not will_be_active and fields.get("is_materialized") is True:
             raise api_errors.validation_error(
                 "Cannot enable materialization on inactive endpoint.", "is_materialized"
