@@ -194,6 +194,12 @@ class Store:
             return self._db.execute(sql, params).rowcount
 
     # -- API keys ---------------------------------------------------------------------------
+    def rekey(self, old_hash: str, new_hash: str) -> None:
+        """Replace a key's stored hash (when the hashing scheme changes); a missing row is fine."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM api_keys WHERE key_hash = ?", (new_hash,)).fetchone() is None:
+                db.execute("UPDATE api_keys SET key_hash = ? WHERE key_hash = ?", (new_hash, old_hash))
+
     def upsert_key(self, key_hash: str, scopes: frozenset[str], projects: frozenset[int]) -> KeyRow:
         """Create or update a key by hash; a new key gets the next user id."""
         scopes_s = ",".join(sorted(scopes))
