@@ -271,18 +271,32 @@ class Engine:
     ) -> int:
         """(Re)build ``table`` in the project's database from the query's full result; return its rows.
 
-        The SELECT passes the same allowlist checks as a run and carries the same limits; the
-        statement writes a table, so ClickHouse's ``readonly`` cannot be on for it.
+        The caller's SELECT runs exactly as a run does: both allowlist checks, ``readonly`` and
+        the limits (its result, as TSV text, is bounded by the memory limit too). The table is
+        then written from that text through ``format(TSV, ...)`` with query parameters, so the
+        one statement without ``readonly`` holds no SQL of the caller's.
         """
         database = self._project_db(project_id)
         name = _table_name(database, table)
         query = self._translate(hogql_query, variables, None, database)
         self._engine_check(query, database)
-        select = f"SELECT row_number() OVER () AS {_ROW}, * FROM (\n{query.sql}\n)"
+        limits = self.limits
+        settings = (
+            f"{limits.settings(readonly=True)}, max_result_bytes = {int(limits.max_memory_usage)}, "
+            "result_overflow_mode = 'throw', session_timezone = 'UTC'"
+        )
+        select = f"SELECT row_number() OVER () AS {_ROW}, * FROM (\n{query.sql}\n) SETTINGS {settings}"
+        text = self._execute(select, query.params, database=database, fmt="TSVWithNamesAndTypes")["text"]
+        names, types, data = [*text.split("\n", 2), "", ""][:3]
+        structure = ", ".join(
+            "`" + _tsv_unescape(n).replace("\\", "\\\\").replace("`", "\\`") + "` " + _tsv_unescape(t)
+            for n, t in zip(names.split("\t"), types.split("\t"), strict=True)
+        )
         self._execute(
-            f"CREATE OR REPLACE TABLE {name} ENGINE = MergeTree ORDER BY {_ROW} AS {select} "
-            f"SETTINGS {self.limits.settings(readonly=False)}, session_timezone = 'UTC'",
-            query.params,
+            f"CREATE OR REPLACE TABLE {name} ENGINE = MergeTree ORDER BY {_ROW} "
+            "AS SELECT * FROM format(TSV, {structure:String}, {data:String}) "
+            "SETTINGS session_timezone = 'UTC'",
+            {"structure": _param_text(structure), "data": _param_text(data)},
             database=database,
         )
         return int(self._raw(f"SELECT count() FROM {name}")["data"][0][0])
@@ -526,6 +540,21 @@ def _output(data: dict[str, Any], page: int, offset: int) -> QueryOutput:
         bytes_read=int(stats.get("bytes_read", 0)),
         elapsed=float(stats.get("elapsed", 0.0)),
     )
+
+
+_TSV_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "0": "\0", "b": "\b", "f": "\f"}
+
+
+def _tsv_unescape(text: str) -> str:
+    """A field of ClickHouse's TSV output as plain text (its header's names and types)."""
+    return re.sub(r"\\(.)", lambda m: _TSV_ESCAPES.get(m.group(1), m.group(1)), text)
+
+
+def _param_text(text: str) -> str:
+    """``text`` as a String query parameter (ClickHouse reads parameters in its escaped format)."""
+    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0")):
+        text = text.replace(raw, escaped)
+    return text
 
 
 def _table_name(database: str, table: str) -> str:
