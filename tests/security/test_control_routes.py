@@ -98,3 +98,20 @@ def test_a_malformed_knobs_body_is_a_400(body, attack_server):
         headers={"Authorization": f"Bearer {attack_server.admin_token}", "Content-Type": "application/json"},
     )
     assert r.status_code == 400, r.text
+
+
+def test_without_a_configured_token_one_is_made_printed_once_and_kept_private(tmp_path):
+    import stat
+
+    from endpoints_dagster.local.process import LocalServer
+
+    server = LocalServer(tmp_path, demo=False, events=500, env={"ENDPOINTS_LOCAL_ADMIN_TOKEN": ""})
+    with server:
+        saved = tmp_path / "admin_token"
+        token = saved.read_text().strip()
+        assert len(token) >= 32 and stat.S_IMODE(saved.stat().st_mode) & 0o077 == 0
+        assert token in server.log_path.read_text()
+        r = httpx.get(f"{server.url}/_local/knobs", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        r = httpx.get(f"{server.url}/_local/knobs", headers={"Authorization": f"Bearer {server.admin_token}"})
+        assert r.status_code == 401  # the token LocalServer offered was empty, so not this one
