@@ -72,6 +72,11 @@ def test_introspection_functions_are_refused(name, attacker):
         ("SELECT * FROM view(SELECT * FROM system.tables)", "view"),
         ("SELECT * FROM merge('system', '.*')", "merge"),
         ("SELECT * FROM numbers((SELECT count() FROM system.tables))", "numbers|System tables"),
+        ("SELECT count() FROM events WHERE event IN system.one", "IN takes"),
+        ("SELECT count() FROM events WHERE event GLOBAL NOT IN `system`.`one`", "IN takes"),
+        ("SELECT count() FROM events WHERE event IN p1.mat_p1_x_v1", "IN takes"),
+        ("SELECT in(event, system.one) AS x FROM events", "'in'"),
+        ("SELECT `globalIn`(event, `system`.`one`) AS x FROM events", "globalIn"),
     ],
 )
 def test_clauses_outside_hogql_are_refused(sql, needle, attacker):

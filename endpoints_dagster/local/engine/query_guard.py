@@ -146,10 +146,16 @@ arrayCompact arrayFlatten arrayZip arrayFirst arrayLast arrayFirstIndex arrayJoi
 arrayCumSum arrayDifference arrayIntersect arrayResize arrayReverse arrayStringConcat range
 emptyArrayString emptyArrayUInt64 splitByWhitespace groupArrayInsertAt
 tuple tupleElement untuple map mapKeys mapValues mapContains
-in notIn globalIn globalNotIn lambda CAST _CAST toIntervalMillisecond
+CAST _CAST toIntervalMillisecond
 """
 
 ALLOWED_FUNCTIONS: frozenset[str] = frozenset(_SCALARS.split()) | frozenset(_AGGREGATES.split())
+# What operators become in ClickHouse's own AST (``x IN (...)`` is ``Function in``): allowed there,
+# not as written calls, since ``in(x, some_table)`` would read a table.
+_OPERATOR_FUNCTIONS = frozenset(
+    n.lower()
+    for n in ["in", "notIn", "globalIn", "globalNotIn", "nullIn", "notNullIn", "lambda", "tupleElement", "arrayElement"]
+)
 _ALLOWED_LOWER = frozenset(n.lower() for n in ALLOWED_FUNCTIONS)
 _AGGREGATES_LOWER = frozenset(n.lower() for n in _AGGREGATES.split())
 _COMBINATORS_LOWER = tuple(c.lower() for c in _COMBINATORS)
@@ -353,6 +359,11 @@ def _check_node(node: exp.Expression, ctes: set[str], tables: frozenset[str], pa
                 "Placeholders look like {variables.name} or {filters}; "
                 "ClickHouse {name:Type} slots are not allowed"
             )
+    if isinstance(node, exp.In) and isinstance(
+        node.args.get("field"), (exp.Column, exp.Identifier, exp.Dot, exp.Table)
+    ):
+        # ClickHouse reads ``x IN name`` as "in the rows of table ``name``", any database's.
+        raise QueryRefused("IN takes a list or a subquery: IN <table> is not available in HogQL queries")
     if isinstance(node, exp.Column) and node.args.get("catalog"):
         raise QueryRefused("Columns qualified by a database are not available in HogQL queries")
 
@@ -408,6 +419,10 @@ def referenced_functions(tree: exp.Expression) -> Iterable[str]:
 # resolve. Checking those names too closes any gap between sqlglot's reading and ClickHouse's.
 _AST_FUNCTION = re.compile(r"^\s*Function (\S+)")
 _AST_TABLE = re.compile(r"^\s*TableIdentifier (\S+)")
+# A name qualified by one of the engine's databases, wherever it appears (``x IN system.one``).
+_AST_DATABASE_NAME = re.compile(
+    r"^\s*Identifier (system|information_schema|default|materialized|p\d+)\.", re.I
+)
 
 
 def check_engine_ast(explain: str, *, tables: Collection[str], ctes: Collection[str]) -> None:
@@ -421,8 +436,12 @@ def check_engine_ast(explain: str, *, tables: Collection[str], ctes: Collection[
             if previous.strip().startswith("TableExpression"):
                 if name.lower() not in TABLE_FUNCTIONS:
                     raise QueryRefused(f"Table function {name!r} is not available in HogQL queries")
-            elif not function_allowed(name):
+            elif not function_allowed(name) and name.lower() not in _OPERATOR_FUNCTIONS:
                 raise QueryRefused(f"Function {name!r} is not available in HogQL queries")
+        if _AST_DATABASE_NAME.match(line):
+            raise QueryRefused(
+                f"{line.strip().split(' ', 1)[1]!r} is not available: a query reads only its project's tables"
+            )
         table = _AST_TABLE.match(line)
         if table is not None and table.group(1) not in allowed_tables:
             raise QueryRefused(
