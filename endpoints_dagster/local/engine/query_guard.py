@@ -154,7 +154,7 @@ ALLOWED_FUNCTIONS: frozenset[str] = frozenset(_SCALARS.split()) | frozenset(_AGG
 # not as written calls, since ``in(x, some_table)`` would read a table.
 _OPERATOR_FUNCTIONS = frozenset(
     n.lower()
-    for n in ["in", "notIn", "globalIn", "globalNotIn", "nullIn", "notNullIn", "lambda", "tupleElement", "arrayElement"]
+    for n in "in notIn globalIn globalNotIn nullIn notNullIn lambda tupleElement arrayElement".split()
 )
 _ALLOWED_LOWER = frozenset(n.lower() for n in ALLOWED_FUNCTIONS)
 _AGGREGATES_LOWER = frozenset(n.lower() for n in _AGGREGATES.split())
