@@ -153,8 +153,17 @@ ALLOWED_FUNCTIONS: frozenset[str] = frozenset(_SCALARS.split()) | frozenset(_AGG
 # What operators become in ClickHouse's own AST (``x IN (...)`` is ``Function in``): allowed there,
 # not as written calls, since ``in(x, some_table)`` would read a table.
 _OPERATOR_FUNCTIONS = frozenset(
-    ["in", "notin", "globalin", "globalnotin", "nullin", "notnullin", "lambda", "tupleelement", "arrayelement"]
-)
+    [
+        "in",
+        "notin",
+        "globalin",
+        "globalnotin",
+        "nullin",
+        "notnullin",
+        "lambda",
+        "tupleelement",
+        "arrayelement",
+    ]
 )
 _ALLOWED_LOWER = frozenset(n.lower() for n in ALLOWED_FUNCTIONS)
 _AGGREGATES_LOWER = frozenset(n.lower() for n in _AGGREGATES.split())
