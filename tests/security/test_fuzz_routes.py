@@ -168,7 +168,7 @@ def requests_for(rng: random.Random, name: str) -> list[tuple[str, str, Any, dic
     base = "/api/projects/2/endpoints"
     out: list[tuple[str, str, Any, dict[str, str] | None]] = []
     for _ in range(CASES):
-        kind = rng.randrange(9)
+        kind = rng.randrange(11)
         if kind == 0:
             out.append(("POST", f"{base}/{name}/run/", run_body(rng), None))
         elif kind == 1:
@@ -216,6 +216,11 @@ def requests_for(rng: random.Random, name: str) -> list[tuple[str, str, Any, dic
                     {"is_active": rng.choice(STRINGS), "created_by": str(rng.choice(NUMBERS))},
                 )
             )
+        elif kind == 9:
+            other = str(rng.choice(STRINGS[:12]))[:200] or "x"
+            out.append(("DELETE", f"{base}/{other}/", None, None))
+        elif kind == 10:
+            out.append(("GET", f"{base}/{name}/versions/", None, {"limit": str(rng.choice(NUMBERS))}))
         else:
             project = rng.choice(["2", "0", "-1", "99999999999999999999", "abc", "2.5", "%00"])
             out.append(("GET", f"/api/projects/{project}/endpoints/{name}/", None, None))
