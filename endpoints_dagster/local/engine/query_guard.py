@@ -52,7 +52,7 @@ class _Dialect(ClickHouse):
     """ClickHouse, but every plain ``name(...)`` call stays an ``Anonymous`` node with its name
     as written, so the allowlist judges the name ClickHouse will resolve, not sqlglot's guess."""
 
-    class Parser(ClickHouse.Parser):
+    class Parser(ClickHouse.Parser):  # type: ignore[misc,valid-type]
         FUNCTIONS: dict = {}
         # Only the special-syntax forms HogQL has; ``view(...)``, ``JSON_TABLE`` and the rest
         # are left to fail as unknown syntax or to arrive as names the allowlist refuses.
@@ -172,7 +172,7 @@ TABLE_FUNCTIONS = frozenset({"numbers"})
 
 # Syntax nodes a HogQL query may contain. Anything else (a typed function sqlglot knows by a
 # special parser, a DDL node, a lock clause...) is refused by its class name.
-_ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset(
+_ALLOWED_NODES: frozenset[type[exp.Expr]] = frozenset(
     {
         exp.Select,
         exp.Union,
@@ -275,7 +275,7 @@ _ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset(
 # some spellings of it arrive.
 
 
-def _function_name(node: exp.Expression) -> str | None:
+def _function_name(node: exp.Expr) -> str | None:
     """The name a call was written with, for the nodes that are plain ``name(...)`` calls."""
     if isinstance(
         node,
@@ -308,7 +308,7 @@ def function_allowed(name: str) -> bool:
     return False
 
 
-def parse(sql: str) -> exp.Expression:
+def parse(sql: str) -> exp.Expr:
     """Exactly one statement, parsed; a :class:`QueryRefused` otherwise."""
     try:
         tokens = _Dialect().tokenize(sql)
@@ -343,7 +343,7 @@ def check(sql: str, *, tables: Collection[str], params: Collection[str] = ()) ->
         _check_node(node, ctes, frozenset(tables), frozenset(params))
 
 
-def _check_node(node: exp.Expression, ctes: set[str], tables: frozenset[str], params: frozenset[str]) -> None:
+def _check_node(node: exp.Expr, ctes: set[str], tables: frozenset[str], params: frozenset[str]) -> None:
     if type(node) not in _ALLOWED_NODES:
         raise QueryRefused(f"{_construct(node)} is not available in HogQL queries")
     if isinstance(node, (exp.Select, exp.Union, exp.Except, exp.Intersect)):
@@ -403,7 +403,7 @@ def _check_table(node: exp.Table, ctes: set[str], tables: frozenset[str]) -> Non
         )
 
 
-def _construct(node: exp.Expression | None) -> str:
+def _construct(node: exp.Expr | None) -> str:
     if node is None:
         return "an empty query"
     key = getattr(node, "key", type(node).__name__)
@@ -416,7 +416,7 @@ def _first_line(text: str) -> str:
     return line.replace("\x1b[4m", "").replace("\x1b[0m", "")[:200]
 
 
-def referenced_functions(tree: exp.Expression) -> Iterable[str]:
+def referenced_functions(tree: exp.Expr) -> Iterable[str]:
     """Every plain function name in ``tree`` (for tests and tools)."""
     for node in tree.walk():
         name = _function_name(node)
