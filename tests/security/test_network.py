@@ -91,3 +91,21 @@ def test_dictionary_and_executable_sources_are_refused(attacker):
         ("SELECT * FROM jdbc('jdbc:x', 't')", "jdbc"),
     ]:
         assert_refused(attacker.post("endpoints/", json=endpoint_body(sql)), needle)
+
+
+def test_the_engine_refuses_network_and_file_table_functions_even_without_the_allowlist(tmp_path, listener):
+    """Defence in depth: the settings every caller's query carries (``readonly`` first) stop these
+    table functions inside ClickHouse, were a spelling ever to pass both allowlist checks."""
+    from endpoints_dagster.local.engine.clickhouse import Engine, EngineQueryError
+
+    port, seen = listener
+    with Engine(tmp_path, events=100) as engine:
+        settings = engine.limits.settings(readonly=True)
+        for sql in (
+            f"SELECT * FROM url('http://127.0.0.1:{port}/x', 'LineAsString')",
+            f"SELECT * FROM remote('127.0.0.1:{port}', 'system', 'one')",
+            "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+        ):
+            with pytest.raises(EngineQueryError, match="readonly"):
+                engine._execute(f"{sql} SETTINGS {settings}", {}, database=engine._project_db(1))
+    assert seen == []
