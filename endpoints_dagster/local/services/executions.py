@@ -248,6 +248,7 @@ class Runner:
         task.cancel.set()
         if task.future is not None and task.future.cancel():
             # Still queued: it will never start, so it is cancelled now rather than at pickup.
+            self._slots.release_cancelled(project_id)
             self._finish(task, "cancelled", CANCELLED_MESSAGE)
         return "Query task revoked"
 

@@ -73,6 +73,14 @@ class ProjectSlots:
                 self._admitted[project_id] -= 1
                 self._dispatch_locked(project_id)
 
+    def release_cancelled(self, project_id: int) -> None:
+        """Give back the admissions of the project's queries cancelled while waiting in line."""
+        with self._lock:
+            line = self._waiting[project_id]
+            kept = deque(item for item in line if not item[0].cancelled())
+            self._admitted[project_id] -= len(line) - len(kept)
+            self._waiting[project_id] = kept
+
     def cancel_waiting(self) -> list[Future]:
         """Cancel every query not yet started (at shutdown); returns their futures."""
         with self._lock:
