@@ -10,8 +10,11 @@ allows passes:
   nothing qualified by a database (``system.tables``, ``default.events``);
 - functions from :data:`ALLOWED_FUNCTIONS` (plus aggregate combinators of allowed
   aggregates); every other name, however it is quoted or cased, is refused;
-- no ``SETTINGS``, ``FORMAT`` or ``INTO OUTFILE`` clause, and ``{name:Type}`` slots only
-  for the parameters the translator bound.
+- no ``SETTINGS``, ``FORMAT`` or ``INTO OUTFILE`` clause, no ``x IN some_table``, and
+  ``{name:Type}`` slots only for the parameters the translator bound.
+
+:func:`check_engine_ast` then judges ClickHouse's own parse of the same text (``EXPLAIN AST``)
+against the same lists, so a difference between the two parsers cannot let a name through.
 
 Names are judged after parsing, so quoting (`` `file` ``, ``"file"``), case and comments
 change nothing. A refusal is a :class:`QueryRefused` whose message names the construct.
