@@ -111,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--admin-token",
         default=None,
         metavar="TOKEN",
-        help=f"credential of the /_local/ control routes (else --admin-token-file, {ENV_ADMIN}, or a random one "
-        "saved in <data>/admin_token and printed on stderr)",
+        help=f"credential of the /_local/ control routes (else --admin-token-file, {ENV_ADMIN}, "
+        "or a random one saved in <data>/admin_token and printed on stderr)",
     )
     serve.add_argument("--admin-token-file", type=Path, default=None, metavar="PATH")
     serve.add_argument(
@@ -159,7 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--seed", type=int, default=7, help="seed of the event generator and of fault injection"
     )
-    serve.add_argument("--workers", type=_number(int, 1), default=4, help="query worker pool size")
+    serve.add_argument(
+        "--workers",
+        type=_number(int, 1),
+        default=8,
+        help="query worker pool size (one project holds half of it at most)",
+    )
     serve.add_argument(
         "--dialect",
         default="documented",

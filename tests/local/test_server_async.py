@@ -162,18 +162,15 @@ def test_same_id_while_running_and_after_completion_runs_once(
     assert [e["status"] for e in server_control.executions(client_query_id=qid)] == ["cancelled", "completed"]
 
 
-def test_worker_pool_bounds_a_projects_concurrency(
-    local_client, endpoint_factory, server_control, wait_until
-):
-    """One project holds half of the 4 workers at most (the rest stay free for other projects)."""
+def test_worker_pool_bounds_concurrency(local_client, endpoint_factory, server_control, wait_until):
     name = endpoint_factory("SELECT 1 AS one")
     server_control.set_knobs(latency_by_endpoint={name: 600})
     ids = [f"{name}-{i}" for i in range(7)]
     for qid in ids:
         assert start(local_client, name, qid).status_code == 202
-    wait_until(lambda: server_control.stats()["running_executions"] == 2)
+    wait_until(lambda: server_control.stats()["running_executions"] == 4)
     statuses = [e["status"] for e in server_control.executions(endpoint=name)]
-    assert statuses.count("running") == 2 and statuses.count("queued") == 5
+    assert statuses.count("running") == 4 and statuses.count("queued") == 3
     queued = [
         e["client_query_id"] for e in server_control.executions(endpoint=name) if e["status"] == "queued"
     ]
@@ -184,4 +181,4 @@ def test_worker_pool_bounds_a_projects_concurrency(
     for qid in ids:
         local_client.delete(f"query/{qid}/")
     wait_until(lambda: all(e["status"] == "cancelled" for e in server_control.executions(endpoint=name)))
-    assert server_control.stats()["max_concurrent_executions"] == 2
+    assert server_control.stats()["max_concurrent_executions"] == 4

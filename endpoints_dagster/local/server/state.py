@@ -29,7 +29,7 @@ class ServerConfig:
     demo: bool = False
     events: int = 300_000
     seed: int = 7
-    workers: int = 4
+    workers: int = 8  # one project may hold half (running_per_project)
     dialect: str = "documented"
     knobs: Knobs = field(default_factory=Knobs)
     max_body_bytes: int = MAX_BODY_BYTES

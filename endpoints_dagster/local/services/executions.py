@@ -1,10 +1,11 @@
 """Query executions: a bounded worker pool and PostHog-style query statuses.
 
-Every computation (sync or async) runs in one ``ThreadPoolExecutor`` (default 4
+Every computation (sync or async) runs in one ``ThreadPoolExecutor`` (default 8
 workers), so the pool size bounds how many queries the engine runs at once and a full
-pool queues work as a busy ClickHouse would. Each execution is a :class:`QueryTask`
-keyed by ``(project_id, client_query_id)``; ``GET/DELETE /query/{id}/`` read and cancel
-it. Every execution is logged in SQLite (queued -> running -> completed | failed |
+pool queues work as a busy ClickHouse would. One project holds at most half of the
+workers (``project_slots.py``), so another project's query never waits behind it.
+Each execution is a :class:`QueryTask` keyed by ``(project_id, client_query_id)``;
+``GET/DELETE /query/{id}/`` read and cancel it. Every execution is logged in SQLite (queued -> running -> completed | failed |
 cancelled) and in the resettable stats.
 
 ``client_query_id`` is an idempotency key, as in PostHog's ``enqueue_process_query_task``
@@ -165,7 +166,7 @@ class Runner:
         stats: Stats,
         knobs: KnobsHolder,
         *,
-        workers: int = 4,
+        workers: int = 8,
         estimated_rows: int = 0,
         running_per_project: int | None = None,
         admitted_per_project: int = 16,
