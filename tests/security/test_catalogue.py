@@ -75,7 +75,7 @@ def test_introspection_functions_are_refused(name, attacker):
         ("SELECT count() FROM events WHERE event IN system.one", "IN takes"),
         ("SELECT count() FROM events WHERE event GLOBAL NOT IN `system`.`one`", "IN takes"),
         ("SELECT count() FROM events WHERE event IN p1.mat_p1_x_v1", "IN takes"),
-        ("SELECT in(event, system.one) AS x FROM events", "'in'"),
+        ("SELECT in(event, system.one) AS x FROM events", "'in'|cannot be parsed"),
         ("SELECT `globalIn`(event, `system`.`one`) AS x FROM events", "globalIn"),
     ],
 )
