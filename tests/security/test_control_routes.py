@@ -47,6 +47,11 @@ def test_control_routes_refuse_every_api_key(method, path, body, attack_server):
         assert r.status_code == 401, (token, r.text)
     r = call(attack_server, method, path, body, attack_server.admin_token, scheme="Basic")
     assert r.status_code == 401
+    odd = {"Authorization": b"Bearer caf\xe9-\xff-token-0123456789"}  # not ASCII: still a plain 401
+    r = httpx.request(method, f"{attack_server.url}{path}", json=body, headers=odd, timeout=30)
+    assert r.status_code == 401
+    r = httpx.get(f"{attack_server.url}/api/projects/2/endpoints/", headers=odd, timeout=30)
+    assert r.status_code == 401
     assert attack_server.control.knobs() == before
 
 

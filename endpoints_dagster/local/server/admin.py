@@ -66,7 +66,10 @@ def resolve_admin_token(*, flag: str | None, file: Path | None, data_dir: Path) 
 def is_admin(state: State, authorization: str | None) -> bool:
     scheme, _, token = (authorization or "").strip().partition(" ")
     expected = state.config.admin_token
-    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), expected)
+    # Bytes: compare_digest refuses non-ASCII str, and a header may carry any latin-1 character.
+    sent = token.strip().encode("utf-8", "replace")
+    matches = hmac.compare_digest(sent, expected.encode("utf-8"))
+    return bool(expected) and scheme.lower() == "bearer" and matches
 
 
 AdminHandler = Callable[[Ctx], Awaitable[Response]]
