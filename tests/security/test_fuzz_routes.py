@@ -298,3 +298,27 @@ def test_malformed_bodies_are_4xx(raw, attack_server, target):
     ):
         r = httpx.post(f"{attack_server.url}{path}", content=raw, headers=headers, timeout=30)
         check(r, f"{path} {raw[:30]!r}")
+
+
+ODD_CREDENTIALS = [
+    b"Bearer \xff\xfe",
+    b"Bearer",
+    b"bearer  x y",
+    b"Basic eDp5",
+    b"Bearer " + b"k" * 8000,
+    b"Token x",
+]
+
+
+@pytest.mark.parametrize("header", ODD_CREDENTIALS, ids=range(len(ODD_CREDENTIALS)))
+def test_odd_credentials_are_401_everywhere(header, attack_server, target):
+    paths = [
+        ("GET", "/api/projects/2/endpoints/"),
+        ("POST", f"/api/projects/2/endpoints/{target}/run/"),
+        ("GET", "/api/projects/2/query/x/"),
+        ("GET", "/_local/knobs"),
+        ("POST", "/_local/cache/clear"),
+    ]
+    for method, path in paths:
+        r = httpx.request(method, f"{attack_server.url}{path}", headers={"Authorization": header}, timeout=30)
+        assert r.status_code == 401, (path, r.status_code, r.text[:200])
