@@ -134,3 +134,10 @@ def test_out_of_range_endpoint_fields_are_400(fields, attacker):
     body.update(fields)
     r = attacker.post("endpoints/", json=body)
     assert r.status_code == 400, r.text
+
+
+@pytest.mark.parametrize("depth", [60, 1000, 100_000])
+def test_deeply_nested_queries_are_400(depth, attacker):
+    sql = "SELECT " + "(" * depth + "1" + ")" * depth + " AS x"
+    r = attacker.post("endpoints/", json=endpoint_body(sql))
+    assert r.status_code == 400 and r.json()["attr"] == "query", r.text[:300]

@@ -327,6 +327,8 @@ def parse(sql: str) -> exp.Expr:
         trees = [t for t in sqlglot.parse(sql, dialect=_Dialect) if t is not None]
     except SqlglotError as exc:
         raise QueryUnparseable(f"The query cannot be parsed: {_first_line(str(exc))}") from None
+    except RecursionError:  # sqlglot's parser recurses per nesting level (about 50 levels fit)
+        raise QueryRefused("The query nests too deeply to be checked; flatten its parentheses") from None
     if len(trees) != 1:
         raise QueryRefused("A query must be a single statement" if trees else "The query is empty")
     return trees[0]
