@@ -64,7 +64,7 @@ def test_keys_from_a_file_and_the_environment_work_and_are_not_on_the_command_li
 
 
 def test_a_data_folder_from_an_older_build_keeps_its_keys_working(tmp_path):
-    """Rows stored as plain SHA-256 are re-keyed when the key is registered again."""
+    """Plain SHA-256 rows are re-keyed when their key is registered again; the others go."""
     import sqlite3
 
     server = LocalServer(tmp_path, api_key=ENV_KEY, demo=False, events=500)
@@ -74,6 +74,12 @@ def test_a_data_folder_from_an_older_build_keeps_its_keys_working(tmp_path):
     with db:
         db.execute("UPDATE api_keys SET key_hash = ?", (hashlib.sha256(ENV_KEY.encode()).hexdigest(),))
         (user_id,) = db.execute("SELECT user_id FROM api_keys").fetchone()
+        forgotten = hashlib.sha256(b"phx_a_key_nobody_gives_again").hexdigest()
+        db.execute(
+            "INSERT INTO api_keys (key_hash, scopes, projects, user_id, created_at) "
+            "VALUES (?, '*', '1', 99, 0)",
+            (forgotten,),
+        )
     db.close()
     with server:
         r = httpx.get(

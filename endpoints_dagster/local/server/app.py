@@ -76,6 +76,9 @@ def build_state(config: ServerConfig, binding: EngineBinding | None = None) -> S
 
         keys.append(parse_key_spec(DEFAULT_API_KEY, config.project_id))
     registered = [auth.register(spec) for spec in keys]
+    dropped = auth.drop_legacy()
+    if dropped:
+        log.info("dropped %d API key hashes of an older build whose keys were not given again", dropped)
     if auth.key_count == 0:
         log.warning("no API key configured: every request will get 401; pass --api-key KEY")
     binding = binding or real_engine(config)

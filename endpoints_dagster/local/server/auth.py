@@ -133,6 +133,13 @@ class Authenticator:
         self.reload()
         return row
 
+    def drop_legacy(self) -> int:
+        """Forget keys an older build stored as plain SHA-256 that were not given at this start:
+        no request can use them any more, and a plain hash is guessable offline."""
+        dropped = self._store.drop_keys_not_starting(HASH_PREFIX)
+        self.reload()
+        return dropped
+
     @property
     def key_count(self) -> int:
         return len(self._by_hash)

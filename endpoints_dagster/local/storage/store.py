@@ -194,6 +194,12 @@ class Store:
             return self._db.execute(sql, params).rowcount
 
     # -- API keys ---------------------------------------------------------------------------
+    def drop_keys_not_starting(self, prefix: str) -> int:
+        """Delete key rows whose hash is not of the current scheme (their keys were not given again)."""
+        with self._tx() as db:
+            sql = "DELETE FROM api_keys WHERE substr(key_hash, 1, ?) != ?"
+            return db.execute(sql, (len(prefix), prefix)).rowcount
+
     def rekey(self, old_hash: str, new_hash: str) -> None:
         """Replace a key's stored hash (when the hashing scheme changes); a missing row is fine."""
         with self._tx() as db:
