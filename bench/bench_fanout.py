@@ -52,7 +52,9 @@ def materialize(
 
 def run() -> list[BenchRow]:
     logging.getLogger("dagster").setLevel(logging.WARNING)
-    extra = ["--workers", str(ENDPOINTS), "--no-access-log"]
+    # One project here: let it hold every worker (the server keeps half for other projects by default).
+    extra = ["--workers", str(ENDPOINTS), "--max-running-per-project", str(ENDPOINTS)]
+    extra += ["--max-queries-per-project", str(2 * ENDPOINTS), "--no-access-log"]
     with (
         tempfile.TemporaryDirectory() as tmp,
         LocalServer(tmp, demo=False, events=20_000, extra_args=extra) as server,

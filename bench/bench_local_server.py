@@ -105,7 +105,8 @@ def run() -> list[BenchRow]:
                 client.post("", json={"name": NAME, "query": query}).raise_for_status()
                 served = client.get(f"{NAME}/run/").json()["results"]  # computes once, then cached
             rps = {n: throughput(api, server.headers, f"{NAME}/run/", n) for n in (1, CLIENTS)}
-            floor = {n: throughput(server.url, server.headers, "/_local/knobs", n) for n in (1, CLIENTS)}
+            admin = {"Authorization": f"Bearer {server.admin_token}"}  # /_local/ takes the admin token
+            floor = {n: throughput(server.url, admin, "/_local/knobs", n) for n in (1, CLIENTS)}
             with Engine(engine_dir, events=EVENTS, seed=SEED) as engine:
                 http, bare, rows = run_overhead(api, server.headers, engine)
     assert rows == served, "the engine in this process and the server disagree on the same data"

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import logging
 import logging.config
+import os
 import signal
 import socket
 import sys
@@ -30,9 +31,18 @@ from typing import Any
 import uvicorn
 
 from endpoints_dagster.local.dialects.registry import DIALECTS
+from endpoints_dagster.local.engine.limits import (
+    DEFAULT_MAX_EXECUTION_TIME,
+    DEFAULT_MAX_MEMORY_USAGE,
+    DEFAULT_MAX_ROWS_TO_READ,
+    DEFAULT_MAX_THREADS,
+    EngineLimits,
+)
 from endpoints_dagster.local.server.faults import FAULT_KINDS, Knobs
 
 log = logging.getLogger("endpoints_local")
+ENV_KEYS = "ENDPOINTS_LOCAL_API_KEYS"  # key specs, whitespace-separated (server/auth.py)
+ENV_ADMIN = "ENDPOINTS_LOCAL_ADMIN_TOKEN"  # the control routes' token (server/admin.py)
 
 
 def _rate(value: str) -> int:
@@ -90,6 +100,55 @@ def build_parser() -> argparse.ArgumentParser:
         help="a personal API key to accept; repeatable. No scopes = endpoint:read,endpoint:write; "
         "no projects = --project-id",
     )
+    serve.add_argument(
+        "--api-key-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"key specs, one per line (not visible to ps); {ENV_KEYS} in the environment works too",
+    )
+    serve.add_argument(
+        "--admin-token",
+        default=None,
+        metavar="TOKEN",
+        help=f"credential of the /_local/ control routes (else --admin-token-file, {ENV_ADMIN}, "
+        "or a random one saved in <data>/admin_token and printed on stderr)",
+    )
+    serve.add_argument("--admin-token-file", type=Path, default=None, metavar="PATH")
+    serve.add_argument(
+        "--max-execution-time",
+        type=_number(float, 0.1, 3600),
+        default=DEFAULT_MAX_EXECUTION_TIME,
+        metavar="SECONDS",
+        help="per-query time limit (PostHog's HogQL default: 60)",
+    )
+    serve.add_argument(
+        "--max-memory-usage",
+        type=_number(int, 16 * 1024**2, 1024**4),
+        default=DEFAULT_MAX_MEMORY_USAGE,
+        metavar="BYTES",
+        help="per-query memory limit",
+    )
+    serve.add_argument(
+        "--max-rows-to-read", type=_number(int, 1, 10**15), default=DEFAULT_MAX_ROWS_TO_READ, metavar="N"
+    )
+    serve.add_argument(
+        "--max-threads", type=_number(int, 1, 256), default=DEFAULT_MAX_THREADS, metavar="N", help="per query"
+    )
+    serve.add_argument(
+        "--max-queries-per-project",
+        type=_number(int, 1, 10_000),
+        default=16,
+        metavar="N",
+        help="queued + running queries per project; more are answered 429",
+    )
+    serve.add_argument(
+        "--max-running-per-project",
+        type=_number(int, 1, 1024),
+        default=None,
+        metavar="N",
+        help="workers one project may hold at once (default: half of --workers)",
+    )
     serve.add_argument("--project-id", type=_number(int, 1), default=1)
     serve.add_argument(
         "--demo", action="store_true", help="create the demo endpoints (and the demo key if none given)"
@@ -100,7 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--seed", type=int, default=7, help="seed of the event generator and of fault injection"
     )
-    serve.add_argument("--workers", type=_number(int, 1), default=4, help="query worker pool size")
+    serve.add_argument(
+        "--workers",
+        type=_number(int, 1),
+        default=8,
+        help="query worker pool size (one project holds half of it at most)",
+    )
     serve.add_argument(
         "--dialect",
         default="documented",
@@ -200,15 +264,35 @@ def knobs_from(args: argparse.Namespace) -> Knobs:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from endpoints_dagster.local.server.admin import resolve_admin_token
     from endpoints_dagster.local.server.app import ServerConfig, build_state, create_app
-    from endpoints_dagster.local.server.auth import parse_key_spec
+    from endpoints_dagster.local.server.auth import parse_key_spec, parse_key_specs
 
     logging.config.dictConfig(_log_config(args.log_level, not args.no_access_log))
+    os.umask(0o077)  # every file the server makes (state, chDB data, secrets) is its user's only
     try:
         keys = [parse_key_spec(spec, args.project_id) for spec in args.api_key]
-    except ValueError as exc:
+        if args.api_key_file is not None:
+            keys += parse_key_specs(
+                args.api_key_file.read_text(encoding="utf-8"), args.project_id, "--api-key-file"
+            )
+        keys += parse_key_specs(os.environ.get(ENV_KEYS, ""), args.project_id, ENV_KEYS)
+        args.data.mkdir(parents=True, exist_ok=True)
+        admin_token, generated = resolve_admin_token(
+            flag=args.admin_token, file=args.admin_token_file, data_dir=args.data
+        )
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if generated:
+        # Printed once, like a notebook server's token; it is also in <data>/admin_token (0600).
+        print(f"admin token for the /_local/ control routes: {admin_token}", file=sys.stderr, flush=True)
+    limits = EngineLimits(
+        max_execution_time=args.max_execution_time,
+        max_memory_usage=args.max_memory_usage,
+        max_rows_to_read=args.max_rows_to_read,
+        max_threads=args.max_threads,
+    )
     knobs = knobs_from(args)
     config = ServerConfig(
         data_dir=args.data,
@@ -223,6 +307,10 @@ def serve(args: argparse.Namespace) -> int:
         dialect=args.dialect,
         knobs=knobs,
         max_body_bytes=args.max_body_bytes,
+        limits=limits,
+        admin_token=admin_token,
+        queries_per_project=args.max_queries_per_project,
+        running_per_project=args.max_running_per_project,
         access_log=not args.no_access_log,
     )
     # Bind before the slow start (engine fill) so a port clash fails fast, but print

@@ -3,7 +3,9 @@
 :class:`LocalServer` runs ``python -m endpoints_dagster.local serve --port 0 ...``, waits
 for its ``ready http://HOST:PORT`` line, and stops it with SIGTERM (or SIGKILL). The
 server's stderr goes to ``<data_dir>/server.log``; a failed start raises with its tail.
-:class:`ServerControl` wraps the ``/_local/`` control API (knobs and stats).
+:class:`ServerControl` wraps the ``/_local/`` control API (knobs and stats) with the admin
+token, which ``LocalServer`` makes for each server it starts. The key and the admin token reach
+the child through its environment, never its command line (which ``ps`` shows).
 
 Example::
 
@@ -17,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -37,12 +40,12 @@ class LocalServerError(RuntimeError):
 
 
 class ServerControl:
-    """Client of the ``/_local/`` control API (any valid key works)."""
+    """Client of the ``/_local/`` control API: it needs the server's admin token, not an API key."""
 
-    def __init__(self, url: str, api_key: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, admin_token: str, *, timeout: float = 10.0) -> None:
         self.url = url
         self._client = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
+            base_url=url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=timeout
         )
 
     def __repr__(self) -> str:
@@ -144,9 +147,12 @@ class LocalServer:
         startup_timeout: float = 180.0,
         env: dict[str, str] | None = None,
         dialect: str = "documented",
+        admin_token: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.api_key = api_key
+        # The /_local/ credential of the child (ServerControl uses it); random unless given.
+        self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.project_id = project_id
         self.demo = demo
         self.events = events
@@ -183,7 +189,7 @@ class LocalServer:
         if self._control is None:
             if not self.url:
                 raise LocalServerError("the server is not running; call start() first")
-            self._control = ServerControl(self.url, self.api_key)
+            self._control = ServerControl(self.url, self.admin_token)
         return self._control
 
     def command(self) -> list[str]:
@@ -198,8 +204,6 @@ class LocalServer:
             "0",
             "--data",
             str(self.data_dir),
-            "--api-key",
-            self.api_key,
             "--project-id",
             str(self.project_id),
         ]
@@ -212,6 +216,10 @@ class LocalServer:
         if self.dialect != "documented":
             cmd += ["--dialect", self.dialect]
         return cmd + self.extra_args
+
+    def secrets_env(self) -> dict[str, str]:
+        """The key and the admin token, for the child's environment (not its command line)."""
+        return {"ENDPOINTS_LOCAL_API_KEYS": self.api_key, "ENDPOINTS_LOCAL_ADMIN_TOKEN": self.admin_token}
 
     def start(self) -> LocalServer:
         if self.process is not None and self.process.poll() is None:
@@ -228,7 +236,7 @@ class LocalServer:
                 stderr=log,
                 stdin=subprocess.DEVNULL,
                 text=True,
-                env={**os.environ, **(self.env or {})},
+                env={**os.environ, **self.secrets_env(), **(self.env or {})},
             )
         finally:
             log.close()

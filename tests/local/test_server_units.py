@@ -66,7 +66,16 @@ class DoubleEngine:
         return " ".join(hogql.split())
 
     def run(
-        self, hogql, *, variables=None, filters=None, limit=None, offset=0, cancel=None, on_progress=None
+        self,
+        hogql,
+        *,
+        variables=None,
+        filters=None,
+        limit=None,
+        offset=0,
+        cancel=None,
+        on_progress=None,
+        project_id=1,
     ):
         with self.lock:
             self.calls.append(
@@ -89,17 +98,20 @@ class DoubleEngine:
             offset,
         )
 
-    def materialize(self, table, hogql, variables):
+    def materialize(self, table, hogql, variables, *, project_id=1):
         if "MATFAIL" in hogql:
             raise DoubleQueryError("cannot build")
         self.tables[table] = dict(variables)
         return 1
 
-    def run_materialized(self, table, *, limit=None, offset=0):
+    def run_materialized(self, table, *, limit=None, offset=0, project_id=1):
         return Output(["table"], [["table", "String"]], [[table]], False, limit or 100, offset)
 
-    def drop_table(self, table):
+    def drop_table(self, table, *, project_id=1):
         self.tables.pop(table, None)
+
+    def materialized_tables(self):
+        return sorted(self.tables)
 
     def close(self):
         pass
@@ -137,9 +149,11 @@ class ThreadServer:
         self.thread.join(10)
         self.state.close()
 
-    def client(self, key: str = "k_all") -> httpx.Client:
+    def client(self, key: str = "k_all", project: int = 1) -> httpx.Client:
         return httpx.Client(
-            base_url=f"{self.url}/api/projects/1/", headers={"Authorization": f"Bearer {key}"}, timeout=10
+            base_url=f"{self.url}/api/projects/{project}/",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
         )
 
 
@@ -365,28 +379,32 @@ def test_cache_hit_and_modes(server: ThreadServer, http: httpx.Client):
     assert other.status_code == 200 and other.json()["results"] is None and other.json()["is_cached"] is False
 
 
-def test_queries_share_the_bounded_pool(server: ThreadServer, http: httpx.Client):
+def test_queries_share_the_bounded_pool_fairly_between_projects(server: ThreadServer, http: httpx.Client):
+    """One project holds at most half the workers; another project's queries take the rest."""
     server.state.stats.reset()
-    name = make_endpoint(http, query="select WAIT {variables.a}")
-    ids = [f"wait-{name}-{i}" for i in range(6)]
-    for qid in ids:
-        assert (
-            http.post(
-                f"endpoints/{name}/run/", json={"refresh": "force_async", "client_query_id": qid}
-            ).status_code
-            == 202
-        )
-    deadline = time.monotonic() + 10
-    while server.state.stats.snapshot()["running_executions"] < server.state.runner.workers:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    for qid in ids:
-        assert http.delete(f"query/{qid}/").json() == {"message": "Query task revoked"}
-    for qid in ids:
-        while http.get(f"query/{qid}/").json()["query_status"]["error"] is not True:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-    assert server.state.stats.snapshot()["max_concurrent_executions"] == server.state.runner.workers == 4
+    runner = server.state.runner
+    started: list[tuple[httpx.Client, str]] = []
+    with server.client(key="k_p2", project=2) as other:
+        for client in (http, other):
+            name = make_endpoint(client, query="select WAIT {variables.a}")
+            for i in range(runner.workers // 2 + 2):  # more than its share: two wait in its line
+                qid = f"wait-{name}-{i}"
+                body = {"refresh": "force_async", "client_query_id": qid}
+                assert client.post(f"endpoints/{name}/run/", json=body).status_code == 202
+                started.append((client, qid))
+            deadline = time.monotonic() + 10
+            expected = runner.workers // 2 * (1 if client is http else 2)
+            while server.state.stats.snapshot()["running_executions"] < expected:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            assert server.state.stats.snapshot()["running_executions"] == expected
+        for client, qid in started:
+            assert client.delete(f"query/{qid}/").json() == {"message": "Query task revoked"}
+        for client, qid in started:
+            while client.get(f"query/{qid}/").json()["query_status"]["error"] is not True:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+    assert server.state.stats.snapshot()["max_concurrent_executions"] == runner.workers == 8
 
 
 def test_query_error_is_400_with_engine_message(http: httpx.Client):
@@ -463,7 +481,7 @@ def test_cli_arguments():
         0,
         ["a", "b=endpoint:read@2"],
     )
-    assert (args.host, args.dialect, args.workers) == ("127.0.0.1", "documented", 4)
+    assert (args.host, args.dialect, args.workers) == ("127.0.0.1", "documented", 8)
     for bad in (
         ["--rate-limit", "5/hour"],
         ["--fault-kinds", "500"],

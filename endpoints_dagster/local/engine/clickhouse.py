@@ -37,11 +37,13 @@ from typing import Any
 import chdb
 import orjson
 
-from endpoints_dagster.local.engine import dataset, hogql
+from endpoints_dagster.local.engine import dataset, hogql, query_guard
+from endpoints_dagster.local.engine.limits import EngineLimits, LimitExceeded, classify
 
 DEFAULT_LIMIT = 100  # rows for a query without LIMIT and without a `limit` argument (PostHog)
 MAX_LIMIT = 50_000  # hard cap of one response (PostHog's MAX_SELECT_RETURNED_ROWS)
-MATERIALIZED_DB = "materialized"
+LEGACY_MATERIALIZED_DB = "materialized"  # where older builds kept every project's tables
+SHARED_DB = "default"  # the generated events, read by each project's ``events`` view
 _ROW = "__endpoints_row"  # keeps a materialized table in its query's order
 
 # Output as PostHog's API renders it: 64-bit ints as JSON numbers, datetimes in ISO 8601 UTC.
@@ -50,7 +52,6 @@ _OUTPUT_SETTINGS = (
     "output_format_json_quote_64bit_floats = 0, output_format_json_quote_decimals = 0, "
     "output_format_json_escape_forward_slashes = 0"
 )
-_QUERY_SETTINGS = "readonly = 1, " + _OUTPUT_SETTINGS
 _TABLE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,190}$")
 _WATCH_SECONDS = 0.05
 
@@ -84,6 +85,14 @@ class EngineQueryError(Exception):
         super().__init__(message)
         self.message = message
         self.attr = attr
+
+
+class EngineLimitError(EngineQueryError):
+    """The query stopped at one of its limits; ``limit`` says how PostHog answers that."""
+
+    def __init__(self, limit: LimitExceeded) -> None:
+        super().__init__(limit.detail, None)
+        self.limit = limit
 
 
 class EngineQueryCancelled(Exception):
@@ -164,15 +173,22 @@ class Engine:
         seed: int = 7,
         days: int = 90,
         anchor: datetime | None = None,
+        limits: EngineLimits | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._pool = _Pool(str(self.data_dir / "chdb"))
+        self.limits = limits or EngineLimits()
+        # An empty user_files_path: ClickHouse's file() reads relative to it. (chDB runs as
+        # clickhouse-local, which still opens absolute paths: the allowlist is what refuses file().)
+        no_files = self.data_dir / "no_user_files"
+        no_files.mkdir(exist_ok=True)
+        self._pool = _Pool(f"{self.data_dir / 'chdb'}?user_files_path={no_files}")
+        self._projects: set[int] = set()
+        self._projects_lock = threading.Lock()
         try:
             # Settings in chDB are shared by every connection of the process: set the output
             # conventions once so query_raw() renders values as run() does.
             self._raw(f"SET {_OUTPUT_SETTINGS}")
-            self._raw(f"CREATE DATABASE IF NOT EXISTS {MATERIALIZED_DB}")
             self.dataset: dataset.DatasetInfo = dataset.ensure_events(
                 lambda sql, params: self._raw(sql, params)["data"],
                 self.data_dir,
@@ -181,6 +197,7 @@ class Engine:
                 days=days,
                 anchor=anchor,
             )
+            self._move_legacy_tables()
         except BaseException:
             self._pool.close()  # release chDB, or no other Engine could open in this process
             raise
@@ -197,8 +214,9 @@ class Engine:
         offset: int = 0,
         cancel: threading.Event | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        project_id: int = 1,
     ) -> QueryOutput:
-        """Run an endpoint's HogQL and return one page of rows.
+        """Run an endpoint's HogQL in ``project_id``'s database and return one page of rows.
 
         Without its own LIMIT and without ``limit`` a query returns at most 100 rows;
         ``limit`` (capped at 50,000) and ``offset`` page through the result, also of a query
@@ -208,15 +226,25 @@ class Engine:
         ...            variables={"e": "signup"}).rows
         [[4618]]
         """
-        try:
-            query = hogql.translate(hogql_query, variables, filters)
-        except hogql.HogQLError as exc:
-            raise EngineQueryError(exc.message, exc.attr) from None
+        database = self._project_db(project_id)
+        query = self._translate(hogql_query, variables, filters, database)
         page, offset = _page(limit, offset, query.has_limit)
-        sql = f"SELECT * FROM (\n{query.sql}\n) LIMIT {page + 1} OFFSET {offset} SETTINGS {_QUERY_SETTINGS}"
-        self._guard(sql)
-        data = self._execute(sql, query.params, cancel=cancel, on_progress=on_progress)
+        self._engine_check(query, database)
+        settings = f"{self.limits.settings(readonly=True)}, {_OUTPUT_SETTINGS}"
+        sql = f"SELECT * FROM (\n{query.sql}\n) LIMIT {page + 1} OFFSET {offset} SETTINGS {settings}"
+        data = self._execute(sql, query.params, cancel=cancel, on_progress=on_progress, database=database)
         return _output(data, page, offset)
+
+    def check_query(self, hogql_query: str, variables: Mapping[str, Any] | None = None) -> None:
+        """Refuse (EngineQueryError, attr ``query``) a query the allowlist refuses; run nothing.
+
+        Variables without a value are judged as strings: their slots are typed parameters, so
+        the value cannot change what the query may do.
+        """
+        values = {name: "" for name in hogql.referenced_variables(hogql_query)}
+        values.update({k: v for k, v in (variables or {}).items() if v is not None})
+        query = self._translate(hogql_query, values, None, self._project_db(1))
+        self._engine_check(query, self._project_db(1))
 
     def query_raw(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryOutput:
         """Plain ClickHouse SQL with ``{name:Type}`` parameters, every row (for tests and tools)."""
@@ -254,34 +282,97 @@ class Engine:
 
     # ------------------------------------------------------------------ materialized tables
 
-    def materialize(self, table: str, hogql_query: str, variables: Mapping[str, Any]) -> int:
-        """(Re)build ``table`` from the query's full result (no row limit); return its row count."""
-        name = _table_name(table)
-        try:
-            query = hogql.translate(hogql_query, variables, None)
-        except hogql.HogQLError as exc:
-            raise EngineQueryError(exc.message, exc.attr) from None
-        select = f"SELECT row_number() OVER () AS {_ROW}, * FROM (\n{query.sql}\n)"
-        self._guard(select)
+    def materialize(
+        self, table: str, hogql_query: str, variables: Mapping[str, Any], *, project_id: int = 1
+    ) -> int:
+        """(Re)build ``table`` in the project's database from the query's full result; return its rows.
+
+        The caller's SELECT runs exactly as a run does: both allowlist checks, ``readonly`` and
+        the limits (its result, as TSV text, is bounded by the memory limit too). The table is
+        then written from that text through ``format(TSV, ...)`` with query parameters, so the
+        one statement without ``readonly`` holds no SQL of the caller's.
+        """
+        database = self._project_db(project_id)
+        name = _table_name(database, table)
+        query = self._translate(hogql_query, variables, None, database)
+        self._engine_check(query, database)
+        limits = self.limits
+        settings = (
+            f"{limits.settings(readonly=True)}, max_result_bytes = {int(limits.max_memory_usage)}, "
+            "result_overflow_mode = 'throw', session_timezone = 'UTC'"
+        )
+        select = f"SELECT row_number() OVER () AS {_ROW}, * FROM (\n{query.sql}\n) SETTINGS {settings}"
+        text = self._execute(select, query.params, database=database, fmt="TSVWithNamesAndTypes")["text"]
+        names, types, data = [*text.split("\n", 2), "", ""][:3]
+        structure = ", ".join(
+            "`" + _tsv_unescape(n).replace("\\", "\\\\").replace("`", "\\`") + "` " + _tsv_unescape(t)
+            for n, t in zip(names.split("\t"), types.split("\t"), strict=True)
+        )
         self._execute(
-            f"CREATE OR REPLACE TABLE {name} ENGINE = MergeTree ORDER BY {_ROW} AS {select} "
+            f"CREATE OR REPLACE TABLE {name} ENGINE = MergeTree ORDER BY {_ROW} "
+            "AS SELECT * FROM format(TSV, {structure:String}, {data:String}) "
             "SETTINGS session_timezone = 'UTC'",
-            query.params,
+            {"structure": _param_text(structure), "data": _param_text(data)},
+            database=database,
         )
         return int(self._raw(f"SELECT count() FROM {name}")["data"][0][0])
 
-    def run_materialized(self, table: str, *, limit: int | None, offset: int = 0) -> QueryOutput:
-        """One page of a materialized table, in the order its query returned the rows."""
+    def run_materialized(
+        self, table: str, *, limit: int | None, offset: int = 0, project_id: int = 1
+    ) -> QueryOutput:
+        """One page of a project's materialized table, in the order its query returned the rows."""
         page, offset = _page(limit, offset, False)
+        database = self._project_db(project_id)
+        settings = f"{self.limits.settings(readonly=True)}, {_OUTPUT_SETTINGS}"
         sql = (
-            f"SELECT * EXCEPT ({_ROW}) FROM {_table_name(table)} ORDER BY {_ROW} "
-            f"LIMIT {page + 1} OFFSET {offset} SETTINGS {_QUERY_SETTINGS}"
+            f"SELECT * EXCEPT ({_ROW}) FROM {_table_name(database, table)} ORDER BY {_ROW} "
+            f"LIMIT {page + 1} OFFSET {offset} SETTINGS {settings}"
         )
-        return _output(self._execute(sql, {}), page, offset)
+        return _output(self._execute(sql, {}, database=database), page, offset)
 
-    def drop_table(self, table: str) -> None:
-        """Drop a materialized table; a missing one is fine."""
-        self._raw(f"DROP TABLE IF EXISTS {_table_name(table)} SYNC")
+    def drop_table(self, table: str, *, project_id: int = 1) -> None:
+        """Drop a project's materialized table; a missing one is fine."""
+        self._raw(f"DROP TABLE IF EXISTS {_table_name(self._project_db(project_id), table)} SYNC")
+
+    def materialized_tables(self) -> list[str]:
+        """The names of every project's materialized tables (for the control API)."""
+        rows = self._raw(
+            "SELECT name FROM system.tables WHERE match(database, '^p[0-9]+$') AND startsWith(name, 'mat_p') "
+            "ORDER BY name"
+        )["data"]
+        return [row[0] for row in rows]
+
+    # ------------------------------------------------------------------ projects
+
+    def _project_db(self, project_id: int) -> str:
+        """``p{id}``, created on first use with its own ``events`` view of the generated data.
+
+        Each project's queries run with this database as the current one and may name only
+        unqualified tables (the allowlist), so they see their own materialized tables and events
+        and nothing of another project's.
+        """
+        if isinstance(project_id, bool) or not isinstance(project_id, int) or not 0 <= project_id < 2**63:
+            raise EngineQueryError(f"Invalid project id {project_id!r}", "project_id")
+        database = f"p{project_id}"
+        with self._projects_lock:
+            if project_id not in self._projects:
+                self._raw(f"CREATE DATABASE IF NOT EXISTS {database}")
+                # The demo data is the same for every project; a view keeps one copy of it.
+                self._raw(f"CREATE VIEW IF NOT EXISTS {database}.events AS SELECT * FROM {SHARED_DB}.events")
+                self._projects.add(project_id)
+        return database
+
+    def _move_legacy_tables(self) -> None:
+        """Tables an older build kept in one shared database move to their project's database."""
+        rows = self._raw(
+            "SELECT name FROM system.tables WHERE database = {db:String}", {"db": LEGACY_MATERIALIZED_DB}
+        )["data"]
+        for (name,) in rows:
+            match = re.match(r"^mat_p(\d+)_", name)
+            if match is None or not _TABLE_RE.match(name):
+                continue
+            database = self._project_db(int(match.group(1)))
+            self._raw(f"RENAME TABLE {LEGACY_MATERIALIZED_DB}.`{name}` TO {database}.`{name}`")
 
     def close(self) -> None:
         """Close every idle connection; chDB shuts down when the last one closes."""
@@ -298,30 +389,42 @@ class Engine:
     def _raw(self, sql: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         return self._execute(sql, params or {})
 
-    def _guard(self, sql: str) -> None:
-        """Ask ClickHouse's parser that ``sql`` is exactly one read-only statement."""
-        conn = self._pool.acquire()
+    def _translate(
+        self,
+        hogql_query: str,
+        variables: Mapping[str, Any] | None,
+        filters: Mapping[str, Any] | None,
+        database: str,
+    ) -> hogql.Translated:
+        """HogQL -> checked ClickHouse SQL, or EngineQueryError (never runs what was refused)."""
         try:
-            classify = getattr(getattr(conn, "_conn", None), "classify_query", None)
-            info = classify(sql) if classify is not None else None
-        finally:
-            self._pool.release(conn)
-        if info is not None:
-            kind = getattr(info["query_class"], "name", str(info["query_class"]))
-            if info["statement_count"] == 1 and kind == "READ_ONLY":
-                return
-            if info["statement_count"] > 1:
-                raise EngineQueryError("A query must be a single statement", "query")
-            if kind != "UNKNOWN":
-                raise EngineQueryError("Only SELECT queries can run", "query")
-        # Does not parse (or no classifier): let ClickHouse's parser give the error, as one statement.
+            return hogql.translate(hogql_query, variables, filters)
+        except hogql.UnparseableQuery as exc:
+            # Prefer ClickHouse's own syntax error when it has one (the query runs nowhere either way).
+            try:
+                self._execute(f"EXPLAIN AST {exc.sql}", exc.params, fmt="TSVRaw", database=database)
+            except EngineQueryError as engine_exc:
+                raise EngineQueryError(engine_exc.message, "query") from None
+            raise EngineQueryError(exc.message, "query") from None
+        except hogql.HogQLError as exc:
+            raise EngineQueryError(exc.message, exc.attr) from None
+
+    def _engine_check(self, query: hogql.Translated, database: str) -> None:
+        """ClickHouse's own parse of the query (``EXPLAIN AST``), judged by the same allowlist.
+
+        sqlglot already passed the query (``hogql.translate``); this closes any gap between its
+        reading and ClickHouse's, and turns a ClickHouse syntax error into a 400 before running.
+        """
         try:
-            self._raw("SELECT formatQuerySingleLine({q:String})", {"q": hogql.bind_value(sql)[1]})
+            explain = self._execute(f"EXPLAIN AST {query.sql}", query.params, fmt="TSVRaw", database=database)
         except EngineQueryError as exc:
-            raise EngineQueryError(
-                re.sub(r":? In scope SELECT formatQuerySingleLine\(.*\)\.", ".", exc.message, flags=re.S),
-                "query",
-            ) from None
+            raise EngineQueryError(exc.message, "query") from None
+        try:
+            query_guard.check_engine_ast(
+                explain["text"], tables=hogql.PROJECT_TABLES, ctes=query_guard.cte_names(query.sql)
+            )
+        except query_guard.QueryRefused as exc:
+            raise EngineQueryError(exc.message, "query") from None
 
     def _execute(
         self,
@@ -330,6 +433,8 @@ class Engine:
         *,
         cancel: threading.Event | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        database: str = SHARED_DB,
+        fmt: str = "JSONCompact",
     ) -> dict[str, Any]:
         if cancel is not None and cancel.is_set():
             raise EngineQueryCancelled("The query was cancelled before it started")
@@ -345,12 +450,18 @@ class Engine:
         started = time.perf_counter()
         broken = True
         try:
-            raw = conn.query(f"{marker} {sql}", "JSONCompact", params=dict(params)).bytes()
+            # The current database is per connection: every query says which one it runs in.
+            conn.query(f"USE {database}")
+            raw = conn.query(f"{marker} {sql}", fmt, params=dict(params)).bytes()
             broken = False
         except Exception as exc:  # chdb.ChdbError / RuntimeError carry ClickHouse's message
             if cancel is not None and cancel.is_set():
                 raise EngineQueryCancelled("The query was cancelled") from None
-            raise EngineQueryError(_clean_error(str(exc), marker)) from None
+            message = _clean_error(str(exc), marker)
+            limit = classify(message)
+            if limit is not None:
+                raise EngineLimitError(limit) from None
+            raise EngineQueryError(message) from None
         finally:
             done.set()
             if on_progress is not None:
@@ -360,6 +471,8 @@ class Engine:
             self._pool.release(conn, broken=broken)
         if cancel is not None and cancel.is_set():
             raise EngineQueryCancelled("The query was cancelled")
+        if fmt != "JSONCompact":
+            return {"text": raw.decode("utf-8", "replace")}
         data = _parse(raw)
         stats = data.setdefault("statistics", {})
         stats.setdefault("elapsed", time.perf_counter() - started)
@@ -445,7 +558,22 @@ def _output(data: dict[str, Any], page: int, offset: int) -> QueryOutput:
     )
 
 
-def _table_name(table: str) -> str:
+_TSV_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "0": "\0", "b": "\b", "f": "\f"}
+
+
+def _tsv_unescape(text: str) -> str:
+    """A field of ClickHouse's TSV output as plain text (its header's names and types)."""
+    return re.sub(r"\\(.)", lambda m: _TSV_ESCAPES.get(m.group(1), m.group(1)), text)
+
+
+def _param_text(text: str) -> str:
+    """``text`` as a String query parameter (ClickHouse reads parameters in its escaped format)."""
+    for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0")):
+        text = text.replace(raw, escaped)
+    return text
+
+
+def _table_name(database: str, table: str) -> str:
     if not isinstance(table, str) or not _TABLE_RE.match(table):
         raise EngineQueryError(f"Invalid materialized table name {table!r}", "table")
-    return f"{MATERIALIZED_DB}.`{table}`"
+    return f"{database}.`{table}`"

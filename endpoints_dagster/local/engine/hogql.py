@@ -15,8 +15,8 @@ PostHog's HogQL printer prints them:
   (the value side lives in ``hogql_params.py``).
 
 A small lexer (strings, quoted identifiers, comments, heredocs) drives the rewrite, so nothing
-inside a literal or comment is touched, and it refuses what HogQL refuses: more than one
-statement, anything but SELECT, and table functions that reach outside the database.
+inside a literal or comment is touched. The result is then judged by the allowlist in
+``query_guard.py`` (sqlglot's parse of the final SQL): what HogQL does not allow never runs.
 
 >>> t = translate("SELECT count() FROM events WHERE event = {variables.e}", {"e": "signup"})
 >>> t.sql, t.params
@@ -26,10 +26,11 @@ statement, anything but SELECT, and table functions that reach outside the datab
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from endpoints_dagster.local.engine import query_guard
 from endpoints_dagster.local.engine.parameters import (
     HogQLError,
     Params,
@@ -42,6 +43,15 @@ from endpoints_dagster.local.engine.parameters import (
 class Token(NamedTuple):
     kind: str  # ws comment string qident heredoc number ident punct
     text: str
+
+
+class UnparseableQuery(HogQLError):
+    """The allowlist cannot parse the translated query; ``sql`` lets ClickHouse's parser name why."""
+
+    def __init__(self, message: str, sql: str, params: dict[str, str]) -> None:
+        super().__init__(message, "query")
+        self.sql = sql
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -76,45 +86,9 @@ def tokenize(sql: str) -> list[Token]:
     ]
 
 
+# The tables a project's queries read (each project has its own, see clickhouse.py).
+PROJECT_TABLES = frozenset({"events"})
 _SIGNIFICANT = frozenset({"string", "qident", "heredoc", "number", "ident", "punct"})
-# Table functions that read files, the network or other servers: HogQL has none of them.
-_BLOCKED_FUNCTIONS = frozenset(
-    [
-        "file",
-        "url",
-        "urlcluster",
-        "s3",
-        "s3cluster",
-        "gcs",
-        "azureblobstorage",
-        "azureblobstoragecluster",
-        "hdfs",
-        "hdfscluster",
-        "remote",
-        "remotesecure",
-        "cluster",
-        "clusterallreplicas",
-        "mysql",
-        "postgresql",
-        "jdbc",
-        "odbc",
-        "sqlite",
-        "mongodb",
-        "redis",
-        "executable",
-        "input",
-        "iceberg",
-        "icebergs3",
-        "deltalake",
-        "hudi",
-        "dictionary",
-        "filesystem",
-        "fuzzjson",
-        "generaterandom",
-        "loop",
-        "merge",
-    ]
-)
 _CLAUSE_END = frozenset(
     [
         "from",
@@ -222,18 +196,13 @@ def _validate(tokens: list[Token]) -> list[Token]:
             f"Only SELECT queries are supported, the query starts with {tokens[sig[0]].text!r}", "query"
         )
     depth = 0
-    for n, i in enumerate(sig):
-        text, low = tokens[i].text, tokens[i].text.lower()
-        nxt = tokens[sig[n + 1]].text if n + 1 < len(sig) else ""
+    for i in sig:
+        text = tokens[i].text
         if text == ";":
             raise HogQLError("A query must be a single statement (found ';')", "query")
         depth += {"(": 1, ")": -1}.get(text, 0)
         if depth < 0:
             raise HogQLError("Unbalanced parentheses: ')' without '('", "query")
-        if tokens[i].kind == "ident" and ((low in _BLOCKED_FUNCTIONS and nxt == "(") or low == "outfile"):
-            raise HogQLError(f"{text!r} is not available in HogQL queries", "query")
-        if tokens[i].kind == "ident" and low in ("system", "information_schema") and nxt == ".":
-            raise HogQLError("System tables are not available in HogQL queries", "query")
     if depth:
         raise HogQLError("Unbalanced parentheses: '(' without ')'", "query")
     return tokens
@@ -293,7 +262,11 @@ def _property_chain(tokens: list[Token], i: int) -> tuple[str, list[str], int] |
 
 
 def translate(
-    hogql: str, variables: Mapping[str, Any] | None = None, filters: Mapping[str, Any] | None = None
+    hogql: str,
+    variables: Mapping[str, Any] | None = None,
+    filters: Mapping[str, Any] | None = None,
+    *,
+    tables: Collection[str] = PROJECT_TABLES,
 ) -> Translated:
     """Translate HogQL into ClickHouse SQL plus parameters; raise HogQLError for what cannot run.
 
@@ -381,7 +354,16 @@ def translate(
     if missing:
         names = ", ".join(sorted(set(missing)))
         raise HogQLError(f"Missing value for variable(s): {names}", "variables")
-    return Translated("".join(out), params.values, has_limit, frozenset(used))
+    sql = "".join(out)
+    try:
+        # The allowlist judges the final ClickHouse SQL: what HogQL's sugar became, with the
+        # parameter slots this function bound (and no others).
+        query_guard.check(sql, tables=tables, params=params.values.keys())
+    except query_guard.QueryUnparseable as exc:
+        raise UnparseableQuery(exc.message, sql, params.values) from None
+    except query_guard.QueryRefused as exc:
+        raise HogQLError(exc.message, "query") from None
+    return Translated(sql, params.values, has_limit, frozenset(used))
 
 
 __all__ = [

@@ -186,8 +186,12 @@ def _parse_date(value: Any, field: str, *, end: bool) -> tuple[datetime, bool] |
         return starts[text], True
     m = _RELATIVE_RE.match(text)
     if m:
-        n, unit = int(m.group(1)), m.group(2)
+        n, unit = int(m.group(1)[:12]), m.group(2)
         days = {"h": n / 24, "d": n, "w": 7 * n, "m": 30 * n, "q": 91 * n, "y": 365 * n}[unit]
+        if len(m.group(1)) > 12 or days > _MAX_RELATIVE_DAYS:
+            raise HogQLError(
+                f"{where}: {_shown(value)} reaches before the year {_MIN_YEAR}", "filters_override"
+            )
         moment = now - timedelta(days=days)
         if m.group(3):
             moment = (
@@ -198,18 +202,35 @@ def _parse_date(value: Any, field: str, *, end: bool) -> tuple[datetime, bool] |
         return moment, True
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            day = datetime.fromisoformat(text)
+            day = _in_range(datetime.fromisoformat(text), where, value)
             # A bare date_to means "through the end of that day", as in PostHog.
             return (day + timedelta(days=1), False) if end else (day, True)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise HogQLError(
-            f"{where}: cannot read {value!r}; use YYYY-MM-DD, an ISO datetime or a relative date like -7d",
+            f"{where}: cannot read {_shown(value)}; use YYYY-MM-DD, an ISO datetime or a relative date like -7d",
             "filters_override",
         ) from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed, True
+    return _in_range(parsed, where, value), True
+
+
+# DateTime64's range in ClickHouse: a date outside it is a 400 naming the field, not an engine error.
+_MIN_YEAR, _MAX_YEAR = 1900, 2299
+_MAX_RELATIVE_DAYS = 365 * 120
+
+
+def _in_range(moment: datetime, where: str, value: Any) -> datetime:
+    if not _MIN_YEAR <= moment.year <= _MAX_YEAR:
+        raise HogQLError(f"{where}: {_shown(value)} is outside {_MIN_YEAR}-{_MAX_YEAR}", "filters_override")
+    return moment
+
+
+def _shown(value: Any) -> str:
+    """A request value as an error message quotes it: at most 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _property_condition(prop: Any, params: Params) -> str:

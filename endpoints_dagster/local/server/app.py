@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -40,17 +41,19 @@ from endpoints_dagster.local.services.executions import Runner
 from endpoints_dagster.local.services.lifecycle import Catalog
 from endpoints_dagster.local.services.materialization import Materializer
 from endpoints_dagster.local.services.result_cache import ResultCache
+from endpoints_dagster.local.storage.files import make_private, read_or_create_secret
 from endpoints_dagster.local.storage.store import Store
 
 log = logging.getLogger("endpoints_local.app")
 
 DEFAULT_API_KEY = "phx_local_demo_key"
+SECRET_FILE = "server_secret"  # the HMAC key of the stored API key hashes (mode 0600)
 
 
 def real_engine(config: ServerConfig) -> EngineBinding:
     from endpoints_dagster.local.engine.clickhouse import Engine, EngineQueryCancelled, EngineQueryError
 
-    engine = Engine(config.data_dir, events=config.events, seed=config.seed)
+    engine = Engine(config.data_dir, events=config.events, seed=config.seed, limits=config.limits)
     return EngineBinding(engine, EngineQueryError, EngineQueryCancelled)
 
 
@@ -59,24 +62,38 @@ def build_state(config: ServerConfig, binding: EngineBinding | None = None) -> S
     from endpoints_dagster.local import timefmt
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(config.data_dir)
     store = Store(config.data_dir / "state.sqlite3")
+    for name in ("state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm"):
+        make_private(config.data_dir / name)  # older builds left them world-readable
     interrupted = store.interrupt_unfinished(timefmt.now())
     if interrupted:
         log.info("marked %d executions of a previous process as failed", interrupted)
-    auth = Authenticator(store)
+    auth = Authenticator(store, read_or_create_secret(config.data_dir / SECRET_FILE))
     keys = list(config.api_keys)
     if config.demo and not keys:
         from endpoints_dagster.local.server.auth import parse_key_spec
 
         keys.append(parse_key_spec(DEFAULT_API_KEY, config.project_id))
     registered = [auth.register(spec) for spec in keys]
+    dropped = auth.drop_legacy()
+    if dropped:
+        log.info("dropped %d API key hashes of an older build whose keys were not given again", dropped)
     if auth.key_count == 0:
         log.warning("no API key configured: every request will get 401; pass --api-key KEY")
     binding = binding or real_engine(config)
     dialect = get_dialect(config.dialect)
     knobs = KnobsHolder(config.knobs)
     stats = Stats()
-    runner = Runner(store, stats, knobs, workers=config.workers, estimated_rows=config.events)
+    runner = Runner(
+        store,
+        stats,
+        knobs,
+        workers=config.workers,
+        estimated_rows=config.events,
+        running_per_project=config.running_per_project,
+        admitted_per_project=config.queries_per_project,
+    )
     materializer = Materializer(store, binding.engine)
     engine = binding.engine
     catalog = Catalog(
@@ -86,6 +103,7 @@ def build_state(config: ServerConfig, binding: EngineBinding | None = None) -> S
         getattr(engine, "normalise", _collapse_whitespace),
         syntax_error=getattr(engine, "syntax_error", None),
         referenced_variables=getattr(engine, "referenced_variables", None),
+        check_query=_query_checker(binding),
     )
     runs = RunService(store, ResultCache(store), runner, binding, dialect, knobs)
     state = State(
@@ -109,6 +127,24 @@ def build_state(config: ServerConfig, binding: EngineBinding | None = None) -> S
         owner = next((k.user_id for k in registered if config.project_id in k.projects), None)
         seed_demo(state, config.project_id, owner)
     return state
+
+
+def _query_checker(binding: EngineBinding) -> Callable[[dict[str, Any]], None]:
+    """A stored query's check at create/update: the engine's allowlist, as a 400 naming ``query``."""
+    check = getattr(binding.engine, "check_query", None)
+
+    def run_check(query: dict[str, Any]) -> None:
+        if check is None:
+            return
+        values = {
+            spec.get("code_name"): spec.get("value") for spec in (query.get("variables") or {}).values()
+        }
+        try:
+            check(query["query"], values)
+        except binding.query_error as exc:
+            raise api_errors.validation_error(getattr(exc, "message", None) or str(exc), "query") from None
+
+    return run_check
 
 
 def _collapse_whitespace(text: str) -> str:

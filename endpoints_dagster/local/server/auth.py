@@ -1,7 +1,10 @@
-"""Personal API keys: parsing ``--api-key`` specs, hashing, and PostHog's checks.
+"""Personal API keys: parsing key specs, keyed hashing, and PostHog's checks.
 
-Only a SHA-256 hash of a key is stored or kept in memory; the key itself never
-reaches a log line, an error body or a repr. Checks run in PostHog's order:
+Only an HMAC-SHA256 of a key under the server's secret (``<data>/server_secret``, mode
+0600) is stored or kept in memory: a copy of the state file alone cannot be used to test
+guessed keys offline. The key itself never reaches a log line, an error body or a repr.
+Keys come from ``--api-key``, ``--api-key-file`` or ``ENDPOINTS_LOCAL_API_KEYS`` (see
+``parse_key_specs``); a key given on the command line is visible to ``ps``. Checks run in PostHog's order:
 credentials (401), scope (403), project (403 when the project exists, 404 when it
 does not: PostHog resolves the team first and answers ``Not found.`` for an unknown
 one, and "API key does not have access to the requested project" for a known one).
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 
 from endpoints_dagster.local import api_errors
@@ -44,8 +48,33 @@ class KeySpec:
         return f"KeySpec(key='***', scopes={sorted(self.scopes)}, projects={sorted(self.projects)})"
 
 
-def hash_key(key: str) -> str:
+HASH_PREFIX = "hmac-sha256:"
+ENV_VAR = "ENDPOINTS_LOCAL_API_KEYS"
+
+
+def hash_key(key: str, secret: bytes) -> str:
+    """The stored form of ``key``: an HMAC under the server's secret (never the key)."""
+    return HASH_PREFIX + hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def legacy_hash(key: str) -> str:
+    """What older builds stored (unsalted SHA-256); such rows are re-keyed when their key is registered."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def parse_key_specs(text: str, default_project: int, source: str) -> list[KeySpec]:
+    """Key specs separated by whitespace or newlines (``#`` starts a comment line), from a file or env var."""
+    specs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        for word in line.split():
+            try:
+                specs.append(parse_key_spec(word, default_project))
+            except ValueError as exc:
+                raise ValueError(f"{source}: {exc}") from None
+    return specs
 
 
 def parse_key_spec(spec: str, default_project: int) -> KeySpec:
@@ -82,8 +111,10 @@ def has_scope(key: KeyRow, scope: str) -> bool:
 class Authenticator:
     """Looks keys up by hash (in memory, loaded from the store) and applies PostHog's checks."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, secret: bytes | None = None) -> None:
         self._store = store
+        # Without a saved secret (unit tests) keys are valid for this object's life only.
+        self._secret = secret if secret is not None else secrets.token_bytes(32)
         self._by_hash: dict[str, KeyRow] = {}
         self._projects: set[int] = set()
         self.reload()
@@ -95,9 +126,19 @@ class Authenticator:
         } | self._store.endpoint_projects()
 
     def register(self, spec: KeySpec) -> KeyRow:
-        row = self._store.upsert_key(hash_key(spec.key), spec.scopes, spec.projects)
+        digest = hash_key(spec.key, self._secret)
+        # A data folder from an older build keeps the key's row (and its user id) under the new hash.
+        self._store.rekey(legacy_hash(spec.key), digest)
+        row = self._store.upsert_key(digest, spec.scopes, spec.projects)
         self.reload()
         return row
+
+    def drop_legacy(self) -> int:
+        """Forget keys an older build stored as plain SHA-256 that were not given at this start:
+        no request can use them any more, and a plain hash is guessable offline."""
+        dropped = self._store.drop_keys_not_starting(HASH_PREFIX)
+        self.reload()
+        return dropped
 
     @property
     def key_count(self) -> int:
@@ -117,7 +158,7 @@ class Authenticator:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise api_errors.not_authenticated()
-        digest = hash_key(token)
+        digest = hash_key(token, self._secret)
         row = self._by_hash.get(digest)
         # compare_digest: the lookup above is by hash already; this keeps the check constant-time.
         if row is None or not hmac.compare_digest(row.key_hash, digest):

@@ -23,6 +23,7 @@ Knobs change at runtime through ``POST /_local/knobs``; see :meth:`KnobsHolder.u
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
 import time
@@ -60,12 +61,20 @@ class Knobs:
         return data
 
 
-def _number(name: str, value: Any, *, minimum: float = 0.0, maximum: float | None = None) -> float:
+# Every knob has a range: a value outside it is a 400 that changes nothing.
+MAX_LATENCY_SECONDS = 3600.0
+MAX_GRANULARITY_SECONDS = 366 * 86400.0
+MAX_CLOCK_OFFSET_SECONDS = 10 * 366 * 86400.0
+MAX_RATE_LIMIT = 1_000_000
+MAX_LIST_ENTRIES = 1000
+MAX_TEXT = 200
+
+
+def _number(name: str, value: Any, *, minimum: float = 0.0, maximum: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} must be a number")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise ValueError(f"{name} must be {bound}")
+    if not math.isfinite(value) or value < minimum or value > maximum:
+        raise ValueError(f"{name} must be between {minimum:g} and {maximum:g}")
     return float(value)
 
 
@@ -74,6 +83,8 @@ def _strings(name: str, value: Any) -> tuple[str, ...]:
         value = [v for v in value.split(",") if v]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{name} must be a list of strings")
+    if len(value) > MAX_LIST_ENTRIES or any(len(v) > MAX_TEXT for v in value):
+        raise ValueError(f"{name}: at most {MAX_LIST_ENTRIES} strings of at most {MAX_TEXT} characters")
     return tuple(value)
 
 
@@ -82,11 +93,19 @@ def parse_knobs(base: Knobs, changes: dict[str, Any]) -> Knobs:
     out: dict[str, Any] = {}
     for name, value in changes.items():
         if name == "latency_seconds":
-            out[name] = _number(name, value)
+            out[name] = _number(name, value, maximum=MAX_LATENCY_SECONDS)
         elif name == "latency_by_endpoint":
-            if not isinstance(value, dict):
-                raise ValueError("latency_by_endpoint must be an object {endpoint name: seconds}")
-            out[name] = {str(k): _number(f"latency_by_endpoint.{k}", v) for k, v in value.items()}
+            if not isinstance(value, dict) or len(value) > MAX_LIST_ENTRIES:
+                raise ValueError(
+                    "latency_by_endpoint must be an object {endpoint name: seconds} "
+                    f"of at most {MAX_LIST_ENTRIES} names"
+                )
+            if any(len(str(k)) > MAX_TEXT for k in value):
+                raise ValueError(f"latency_by_endpoint: names are at most {MAX_TEXT} characters")
+            out[name] = {
+                str(k): _number("latency_by_endpoint value", v, maximum=MAX_LATENCY_SECONDS)
+                for k, v in value.items()
+            }
         elif name == "fault_rate":
             out[name] = _number(name, value, maximum=1.0)
         elif name == "fault_kinds":
@@ -100,15 +119,22 @@ def parse_knobs(base: Knobs, changes: dict[str, Any]) -> Knobs:
         elif name == "fault_paths":
             out[name] = _strings(name, value)
         elif name == "rate_limit_per_minute":
-            out[name] = None if value is None else int(_number(name, value, minimum=1))
-        elif name in ("last_execution_granularity_seconds", "clock_offset_seconds"):
-            out[name] = _number(name, value)
+            out[name] = (
+                None if value is None else int(_number(name, value, minimum=1, maximum=MAX_RATE_LIMIT))
+            )
+        elif name == "last_execution_granularity_seconds":
+            out[name] = _number(name, value, maximum=MAX_GRANULARITY_SECONDS)
+        elif name == "clock_offset_seconds":
+            out[name] = _number(
+                name, value, minimum=-MAX_CLOCK_OFFSET_SECONDS, maximum=MAX_CLOCK_OFFSET_SECONDS
+            )
         elif name == "gateway_timeout_seconds":
-            out[name] = None if value is None else _number(name, value, minimum=0.001)
+            out[name] = None if value is None else _number(name, value, minimum=0.001, maximum=3600)
         elif name == "list_page_size":
             out[name] = int(_number(name, value, minimum=1, maximum=1000))
         else:
-            raise ValueError(f"unknown knob {name!r}; known: {sorted(Knobs.__dataclass_fields__)}")
+            shown = name if len(name) <= MAX_TEXT else name[:MAX_TEXT] + "..."
+            raise ValueError(f"unknown knob {shown!r}; known: {sorted(Knobs.__dataclass_fields__)}")
     return replace(base, **out)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from endpoints_dagster.local.dialects.documented import Dialect
+from endpoints_dagster.local.engine.limits import EngineLimits
 from endpoints_dagster.local.server.auth import Authenticator, KeySpec
 from endpoints_dagster.local.server.faults import Knobs, KnobsHolder, RateLimiter
 from endpoints_dagster.local.server.stats import Stats
@@ -28,11 +29,18 @@ class ServerConfig:
     demo: bool = False
     events: int = 300_000
     seed: int = 7
-    workers: int = 4
+    workers: int = 8  # one project may hold half (running_per_project)
     dialect: str = "documented"
     knobs: Knobs = field(default_factory=Knobs)
     max_body_bytes: int = MAX_BODY_BYTES
     access_log: bool = True
+    limits: EngineLimits = field(default_factory=EngineLimits)
+    # Queries one project may have queued or running at once; more are answered 429 (PostHog's
+    # concurrency limit). Of those, at most ``running_per_project`` hold a worker (default: half).
+    queries_per_project: int = 16
+    running_per_project: int | None = None
+    # The credential of the /_local/ control routes (never an API key); see server/admin.py.
+    admin_token: str = ""
 
 
 @dataclass

@@ -32,6 +32,7 @@ from endpoints_dagster.local.services.executions import (
     Runner,
     progress_from_engine,
 )
+from endpoints_dagster.local.services.project_slots import ProjectBusy
 from endpoints_dagster.local.services.result_cache import ResultCache, cache_key
 from endpoints_dagster.local.services.stored_query import saved_variables
 from endpoints_dagster.local.storage.store import EndpointRow, KeyRow, Store, VersionRow
@@ -209,7 +210,11 @@ class RunService:
                 mat.last_materialized_at if use_mat and mat else None,
             ),
         )
-        task, created = self._runner.get_or_submit(spec)
+        try:
+            task, created = self._runner.get_or_submit(spec)
+        except ProjectBusy:
+            # PostHog answers a team over its concurrent-query limit with a 429 throttle.
+            raise api_errors.throttled(1) from None
         if created and spec.query_async:
             return RunAnswer(202, self._dialect.async_json(task.initial_status))
         return await self._answer_task(task, wait=not spec.query_async, cut_at=cut_at)
@@ -239,8 +244,11 @@ class RunService:
             return RunAnswer(202, self._dialect.async_json(task.status_json()))
         if task.state == "cancelled":
             raise api_errors.validation_error(task.error_message or "Query cancelled", code="query_cancelled")
+        if task.error_message and task.error_status != 400:
+            # PostHog's own statuses for a query stopped at its limits (504 time, 513 memory).
+            raise api_errors.APIError(task.error_status, "server_error", task.error_code, task.error_message)
         if task.error_message:
-            raise api_errors.validation_error(task.error_message, task.error_attr, code="query_error")
+            raise api_errors.validation_error(task.error_message, task.error_attr, code=task.error_code)
         raise api_errors.server_error()
 
     def _compute_fn(
@@ -259,7 +267,9 @@ class RunService:
             engine = binding.engine
             try:
                 if table is not None:
-                    out = engine.run_materialized(table, limit=req.limit, offset=req.offset or 0)
+                    out = engine.run_materialized(
+                        table, limit=req.limit, offset=req.offset or 0, project_id=row.project_id
+                    )
                 else:
                     out = engine.run(
                         version.query["query"],
@@ -269,12 +279,17 @@ class RunService:
                         offset=req.offset or 0,
                         cancel=cancel,
                         on_progress=lambda p: report(progress_from_engine(p)),
+                        project_id=row.project_id,
                     )
             except binding.cancelled_error:
                 raise QueryCancelled() from None
             except binding.query_error as exc:
+                limit = getattr(exc, "limit", None)  # stopped at a time/memory/rows limit
                 raise QueryFailed(
-                    getattr(exc, "message", None) or str(exc), getattr(exc, "attr", None)
+                    getattr(exc, "message", None) or str(exc),
+                    getattr(exc, "attr", None),
+                    status=getattr(limit, "status", 400),
+                    code=getattr(limit, "code", "query_error"),
                 ) from None
             if cancel.is_set():
                 raise QueryCancelled()

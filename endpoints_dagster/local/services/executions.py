@@ -1,11 +1,12 @@
 """Query executions: a bounded worker pool and PostHog-style query statuses.
 
-Every computation (sync or async) runs in one ``ThreadPoolExecutor`` (default 4
+Every computation (sync or async) runs in one ``ThreadPoolExecutor`` (default 8
 workers), so the pool size bounds how many queries the engine runs at once and a full
-pool queues work as a busy ClickHouse would. Each execution is a :class:`QueryTask`
-keyed by ``(project_id, client_query_id)``; ``GET/DELETE /query/{id}/`` read and cancel
-it. Every execution is logged in SQLite (queued -> running -> completed | failed |
-cancelled) and in the resettable stats.
+pool queues work as a busy ClickHouse would. One project holds at most half of the
+workers (``project_slots.py``), so another project's query never waits behind it.
+Each execution is a :class:`QueryTask` keyed by ``(project_id, client_query_id)``;
+``GET/DELETE /query/{id}/`` read and cancel it. Every execution is logged in SQLite
+(queued -> running -> completed | failed | cancelled) and in the resettable stats.
 
 ``client_query_id`` is an idempotency key, as in PostHog's ``enqueue_process_query_task``
 ("if we've seen this query before, return and don't resubmit it"): a request reusing the
@@ -31,6 +32,7 @@ from typing import Any
 from endpoints_dagster.local import timefmt
 from endpoints_dagster.local.server.faults import KnobsHolder
 from endpoints_dagster.local.server.stats import Stats
+from endpoints_dagster.local.services.project_slots import ProjectSlots
 from endpoints_dagster.local.storage.store import Store
 
 log = logging.getLogger("endpoints_local.runner")
@@ -41,12 +43,20 @@ LATENCY_STEP = 0.05
 
 
 class QueryFailed(Exception):
-    """The engine refused or failed the query; ``message`` is shown to the user."""
+    """The engine refused or failed the query; ``message`` is shown to the user.
 
-    def __init__(self, message: str, attr: str | None = None) -> None:
+    ``status`` and ``code`` are set when PostHog answers this failure with its own status (a
+    query stopped at its time limit is a 504, at its memory limit a 513); else it is a 400.
+    """
+
+    def __init__(
+        self, message: str, attr: str | None = None, *, status: int = 400, code: str = "query_error"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.attr = attr
+        self.status = status
+        self.code = code
 
 
 class QueryCancelled(Exception):
@@ -83,6 +93,8 @@ class QueryTask:
     end_time: float | None = None
     error_message: str | None = None
     error_attr: str | None = None
+    error_status: int = 400
+    error_code: str = "query_error"
     result: dict[str, Any] | None = None
     progress: dict[str, Any] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -149,13 +161,24 @@ class Runner:
     """The worker pool plus the registry of query tasks."""
 
     def __init__(
-        self, store: Store, stats: Stats, knobs: KnobsHolder, *, workers: int = 4, estimated_rows: int = 0
+        self,
+        store: Store,
+        stats: Stats,
+        knobs: KnobsHolder,
+        *,
+        workers: int = 8,
+        estimated_rows: int = 0,
+        running_per_project: int | None = None,
+        admitted_per_project: int = 16,
     ) -> None:
         self._store = store
         self._stats = stats
         self._knobs = knobs
         self._estimated_rows = estimated_rows
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="query")
+        # A project may use at most half the workers, so another project's query starts at once.
+        running = running_per_project if running_per_project is not None else max(1, workers // 2)
+        self._slots = ProjectSlots(self._pool, running_cap=running, admission_cap=admitted_per_project)
         self._tasks: dict[tuple[int, str], QueryTask] = {}
         self._lock = threading.Lock()
         self._submissions = 0
@@ -173,6 +196,7 @@ class Runner:
             existing = self._tasks.get(key)
             if existing is not None and existing.reusable:
                 return existing, False
+            self._slots.reserve(spec.project_id)  # ProjectBusy: the API's 429
             task = QueryTask(spec=spec)
             self._tasks[key] = task
             self._submissions += 1
@@ -206,7 +230,7 @@ class Runner:
         )
         # The status as enqueued (PostHog answers this one): deterministic, whatever the pool does next.
         task.initial_status = task.status_json()
-        task.future = self._pool.submit(self._work, task)
+        task.future = self._slots.submit(spec.project_id, lambda: self._work(task))
         return task, True
 
     def _prune_locked(self) -> None:
@@ -225,6 +249,7 @@ class Runner:
         task.cancel.set()
         if task.future is not None and task.future.cancel():
             # Still queued: it will never start, so it is cancelled now rather than at pickup.
+            self._slots.release_cancelled(project_id)
             self._finish(task, "cancelled", CANCELLED_MESSAGE)
         return "Query task revoked"
 
@@ -243,6 +268,7 @@ class Runner:
 
     def shutdown(self) -> None:
         self.cancel_all()
+        self._slots.cancel_waiting()
         self._pool.shutdown(wait=True, cancel_futures=False)
 
     # -- the work ----------------------------------------------------------------------------
@@ -271,6 +297,7 @@ class Runner:
             self._finish(task, "cancelled", CANCELLED_MESSAGE)
         except QueryFailed as exc:
             task.error_attr = exc.attr
+            task.error_status, task.error_code = exc.status, exc.code
             self._finish(task, "failed", exc.message)
         except Exception as exc:  # a bug: logged, and the status says error without details (as PostHog)
             log.exception("query %s for endpoint %r failed unexpectedly", spec.client_query_id, spec.endpoint)

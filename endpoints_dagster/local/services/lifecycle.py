@@ -33,6 +33,7 @@ class Catalog:
         normalise: Callable[[str], str],
         syntax_error: Callable[[str], str | None] | None = None,
         referenced_variables: Callable[[str], set[str]] | None = None,
+        check_query: Callable[[dict[str, Any]], None] = lambda query: None,
     ) -> None:
         self._store = store
         self._auth = auth
@@ -40,6 +41,8 @@ class Catalog:
         self._normalise = normalise
         self._syntax_error = syntax_error or (lambda _text: None)
         self._referenced = referenced_variables or (lambda _text: set())
+        # Refuses (400) a query the allowlist refuses, before it is stored (see query_guard.py).
+        self._check_query = check_query
 
     def facts(self, query: dict[str, Any]) -> QueryFacts:
         """What the engine can tell of a (validated) query before it is saved."""
@@ -67,6 +70,7 @@ class Catalog:
     def create(self, project_id: int, fields: dict[str, Any], user_id: int | None) -> EndpointView:
         """``fields`` as parsed by the dialect (name and query present)."""
         is_active = fields.get("is_active", True)
+        self._check_query(fields["query"])
         if not is_active and fields.get("is_materialized"):
             raise api_errors.validation_error(
                 "Cannot enable materialization on inactive endpoint.", "is_materialized"
@@ -104,6 +108,8 @@ class Catalog:
 
     def update(self, row: EndpointRow, fields: dict[str, Any], user_id: int | None) -> EndpointView:
         will_be_active = fields.get("is_active", row.is_active)
+        if "query" in fields:
+            self._check_query(fields["query"])
         if not will_be_active and fields.get("is_materialized") is True:
             raise api_errors.validation_error(
                 "Cannot enable materialization on inactive endpoint.", "is_materialized"

@@ -25,6 +25,11 @@ def table_name(project_id: int, name: str, version: int) -> str:
     return f"mat_p{project_id}_{name}_v{version}"
 
 
+def _project_of(table: str) -> int:
+    """The project a table name belongs to (``table_name``'s ``p{project}``): its database."""
+    return int(table.split("_", 2)[1][1:])
+
+
 class Materializer:
     def __init__(self, store: Store, engine: Any, *, workers: int = 1) -> None:
         self._store = store
@@ -71,7 +76,7 @@ class Materializer:
     def _build(self, endpoint_id: str, version: int, table: str, query: dict[str, Any]) -> None:
         values = {code: spec.get("value") for code, spec in saved_variables(query).items()}
         try:
-            self._engine.materialize(table, query["query"], values)
+            self._engine.materialize(table, query["query"], values, project_id=_project_of(table))
         except Exception as exc:  # the engine's message is the status's error, as PostHog's latest_error
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             log.warning("materialization of %s failed: %s", table, message)
@@ -87,6 +92,6 @@ class Materializer:
 
     def _drop(self, table: str) -> None:
         try:
-            self._engine.drop_table(table)
+            self._engine.drop_table(table, project_id=_project_of(table))
         except Exception:
             log.exception("could not drop materialized table %s", table)

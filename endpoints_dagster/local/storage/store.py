@@ -200,6 +200,18 @@ class Store:
             return self._db.execute(sql, params).rowcount
 
     # -- API keys ---------------------------------------------------------------------------
+    def drop_keys_not_starting(self, prefix: str) -> int:
+        """Delete key rows whose hash is not of the current scheme (their keys were not given again)."""
+        with self._tx() as db:
+            sql = "DELETE FROM api_keys WHERE substr(key_hash, 1, ?) != ?"
+            return db.execute(sql, (len(prefix), prefix)).rowcount
+
+    def rekey(self, old_hash: str, new_hash: str) -> None:
+        """Replace a key's stored hash (when the hashing scheme changes); a missing row is fine."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM api_keys WHERE key_hash = ?", (new_hash,)).fetchone() is None:
+                db.execute("UPDATE api_keys SET key_hash = ? WHERE key_hash = ?", (new_hash, old_hash))
+
     def upsert_key(self, key_hash: str, scopes: frozenset[str], projects: frozenset[int]) -> KeyRow:
         """Create or update a key by hash; a new key gets the next user id."""
         scopes_s = ",".join(sorted(scopes))

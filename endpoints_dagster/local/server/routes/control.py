@@ -1,4 +1,4 @@
-"""The control API for tests and benchmarks, under ``/_local/`` (any valid key, any scope).
+"""The control API for tests and benchmarks, under ``/_local/``: the admin token only (``admin.py``).
 
 * ``GET /_local/knobs`` · ``POST /_local/knobs`` (partial update, answers the knobs) ·
   ``POST /_local/knobs/reset`` (back to the command-line values)
@@ -15,15 +15,16 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from endpoints_dagster.local import api_errors
-from endpoints_dagster.local.server.routing import Ctx, api, json_response
+from endpoints_dagster.local.server.admin import admin_only
+from endpoints_dagster.local.server.routing import Ctx, json_response
 
 
-@api(None, project=False)
+@admin_only
 async def get_knobs(ctx: Ctx) -> Response:
     return json_response(ctx.state.knobs.current.to_json())
 
 
-@api(None, project=False)
+@admin_only
 async def set_knobs(ctx: Ctx) -> Response:
     body = await ctx.json_object()
     try:
@@ -35,43 +36,39 @@ async def set_knobs(ctx: Ctx) -> Response:
     return json_response(knobs.to_json())
 
 
-@api(None, project=False)
+@admin_only
 async def reset_knobs(ctx: Ctx) -> Response:
     ctx.state.rate_limiter.reset()
     return json_response(ctx.state.knobs.reset().to_json())
 
 
-@api(None, project=False)
+@admin_only
 async def get_stats(ctx: Ctx) -> Response:
     return json_response(ctx.state.stats.snapshot())
 
 
-@api(None, project=False)
+@admin_only
 async def reset_stats(ctx: Ctx) -> Response:
     ctx.state.stats.reset()
     return json_response(ctx.state.stats.snapshot())
 
 
-@api(None, project=False)
+@admin_only
 async def executions(ctx: Ctx) -> Response:
     params = ctx.request.query_params
     project = params.get("project_id")
     rows = ctx.state.store.executions(
-        project_id=int(project) if project and project.isdigit() else None,
+        project_id=int(project) if project and project.isdigit() and len(project) < 19 else None,
         client_query_id=params.get("client_query_id") or None,
     )
     return json_response({"results": rows})
 
 
-@api(None, project=False)
+@admin_only
 async def clear_cache(ctx: Ctx) -> Response:
     return json_response({"deleted": ctx.state.store.cache_clear()})
 
 
-@api(None, project=False)
+@admin_only
 async def materialized_tables(ctx: Ctx) -> Response:
-    out = ctx.state.binding.engine.query_raw(
-        "SELECT name FROM system.tables WHERE name LIKE {pattern:String} ORDER BY name",
-        {"pattern": "mat\\_p%"},
-    )
-    return json_response({"tables": [row[0] for row in out.rows]})
+    return json_response({"tables": ctx.state.binding.engine.materialized_tables()})
