@@ -94,10 +94,11 @@ def test_a_direct_connection_is_refused_before_anything_else(current_client, cur
     assert (r.status_code, r.json()) == (400, refusal(DIRECT_CONNECTION))
 
 
-def test_the_documented_dialect_still_saves_such_queries(local_client, endpoint_factory):
-    """The reference page's server is unchanged: it reports a broken query when it runs."""
-    name = endpoint_factory("selet 100")
-    assert local_client.post(f"endpoints/{name}/run/", json={}).status_code == 400
+def test_the_documented_dialect_refuses_a_broken_query_as_a_bad_request_too(local_client):
+    """The documented server's query allowlist also judges a query when it is saved: a 400 on `query`."""
+    body = {"name": f"q_{uuid.uuid4().hex[:10]}", "query": {"kind": "HogQLQuery", "query": "selet 100"}}
+    refused = local_client.post("endpoints/", json=body)
+    assert refused.status_code == 400 and refused.json()["attr"] == "query"
 
 
 def test_the_client_reports_the_refusal_with_the_field(current_server):
@@ -107,5 +108,5 @@ def test_the_client_reports_the_refusal_with_the_field(current_server):
 
     with EndpointsClient(current_server.url, current_server.project_id, current_server.api_key) as client:
         with pytest.raises(InvalidRequestError) as refused:
-            client.create_endpoint(f"q_{uuid.uuid4().hex[:10]}", "SELECT {variables.since} AS s")
-    assert refused.value.attr == "query" and "undefined variable(s): since" in refused.value.message
+            client.create_endpoint(f"q_{uuid.uuid4().hex[:10]}", "SELECT 1 AS one FROM events WHERE")
+    assert refused.value.attr == "query" and "Invalid HogQL query" in refused.value.message

@@ -267,13 +267,15 @@ class Engine:
     def syntax_error(self, hogql_query: str) -> str | None:
         """Why the query does not parse (HogQL's rules, then ClickHouse's parser), or None.
 
-        Nothing runs: variables are bound as NULL only so the statement can be parsed. Names of
+        Nothing runs: variables are bound as empty strings only so the statement can be parsed. Names of
         tables, columns and functions are not resolved (that happens when the query runs).
         """
+        database = self._project_db(1)
         try:
             names = hogql.referenced_variables(hogql_query)
-            query = hogql.translate(hogql_query, dict.fromkeys(names), None)
-            self._guard(query.sql)
+            self._engine_check(
+                self._translate(hogql_query, dict.fromkeys(names, ""), None, database), database
+            )
         except hogql.HogQLError as exc:
             return exc.message
         except EngineQueryError as exc:

@@ -83,11 +83,8 @@ def test_only_a_changed_observation_runs_the_downstream_asset(posthog, endpoint,
     assert unchanged.total_requested == 0
 
     # New rows: the same variable, another aggregate (the variable keeps its saved default).
-    query = {
-        "kind": "HogQLQuery",
-        "query": QUERY.replace("count()", "uniq(distinct_id)"),
-        "variables": {"var-skip": {"variableId": "var-skip", "code_name": "skip", "value": "$pageview"}},
-    }
+    saved = local_client.get(f"endpoints/{endpoint}/").json()["query"]["variables"]
+    query = {"kind": "HogQLQuery", "query": QUERY.replace("count()", "uniq(distinct_id)"), "variables": saved}
     assert local_client.patch(f"endpoints/{endpoint}/", json={"query": query}).status_code == 200
     observe(defs, instance)
     changed = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=unchanged.cursor)
