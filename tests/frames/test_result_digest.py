@@ -21,7 +21,7 @@ TYPES = [("n", "UInt32"), ("s", "String")]
 ROWS = [[i, f"row {i}"] for i in range(10)]
 QUERY = (
     "SELECT number AS n, toString(number) AS s, toDate('2026-01-01') + number AS day "
-    "FROM numbers({variables.count}) ORDER BY n"
+    "FROM numbers(1000) WHERE number < {variables.count} ORDER BY n"
 )
 
 
