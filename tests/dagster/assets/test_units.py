@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 from datetime import datetime, timezone
 from types import SimpleNamespace
@@ -166,9 +167,15 @@ def test_fanout_cancels_every_worker_when_interrupted():
         started.wait()
         _thread.interrupt_main()  # what SIGINT does to the step process
 
-    threading.Thread(target=interrupt_when_running, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        list(run_concurrently(["a", "b"], work, max_concurrency=2, log=lambda line: None))
+    # Python's own SIGINT handler, whatever an earlier test left installed (Dagster replaces it while
+    # a run executes, with a handler that only records the interrupt).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_when_running, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            list(run_concurrently(["a", "b"], work, max_concurrency=2, log=lambda line: None))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     # The interrupt is re-raised only after both workers saw the cancellation.
     assert sorted(cancelled) == ["a", "b"]
 
