@@ -15,7 +15,6 @@ Example::
 from __future__ import annotations
 
 import hmac
-import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
@@ -26,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from endpoints_dagster.local import api_errors
-from endpoints_dagster.local.server.routing import Ctx, error_response
+from endpoints_dagster.local.server.routing import Ctx, guarded
 from endpoints_dagster.local.storage.files import write_private
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,8 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
 ENV_VAR = "ENDPOINTS_LOCAL_ADMIN_TOKEN"
 TOKEN_FILE = "admin_token"
 MIN_LENGTH = 16
-
-log = logging.getLogger("endpoints_local.admin")
 
 
 def resolve_admin_token(*, flag: str | None, file: Path | None, data_dir: Path) -> tuple[str, bool]:
@@ -78,31 +75,20 @@ AdminHandler = Callable[[Ctx], Awaitable[Response]]
 def admin_only(handler: AdminHandler) -> Callable[[Request], Awaitable[Response]]:
     """Guard a control handler: 401 without the admin token, 403 when an API key is sent instead."""
 
-    async def endpoint(request: Request) -> Response:
-        state: State = request.app.state.local
+    def admit(request: Request, state: State) -> Ctx:
         authorization = request.headers.get("authorization")
-        try:
-            if not is_admin(state, authorization):
-                if authorization and _is_api_key(state, authorization):
-                    raise api_errors.permission_denied(
-                        "The control API needs the admin token, not an API key."
-                    )
-                raise api_errors.APIError(
-                    401,
-                    "authentication_error",
-                    "not_authenticated",
-                    "The control API needs the admin token (Authorization: Bearer <admin token>).",
-                )
-            return await handler(Ctx(request, state, None, 0))  # type: ignore[arg-type]
-        except (api_errors.APIError, api_errors.PlainError) as exc:
-            return error_response(exc)
-        except Exception:
-            log.exception("unexpected error in %s %s", request.method, request.url.path)
-            return error_response(api_errors.server_error())
+        if not is_admin(state, authorization):
+            if authorization and _is_api_key(state, authorization):
+                raise api_errors.permission_denied("The control API needs the admin token, not an API key.")
+            raise api_errors.APIError(
+                401,
+                "authentication_error",
+                "not_authenticated",
+                "The control API needs the admin token (Authorization: Bearer <admin token>).",
+            )
+        return Ctx(request, state, None, 0)  # type: ignore[arg-type]
 
-    endpoint.__name__ = handler.__name__
-    endpoint.__doc__ = handler.__doc__
-    return endpoint
+    return guarded(handler, admit)
 
 
 def _is_api_key(state: State, authorization: str) -> bool:

@@ -106,30 +106,41 @@ async def read_json(request: Request, max_bytes: int) -> Any:
 Handler = Callable[[Ctx], Awaitable[Response]]
 
 
+def guarded(
+    handler: Handler, admit: Callable[[Request, State], Ctx]
+) -> Callable[[Request], Awaitable[Response]]:
+    """The route for ``handler``: ``admit`` checks the request and makes its context; PostHog's
+    errors become their JSON answer, anything else a logged 500 that says nothing of the cause."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(admit(request, request.app.state.local))
+        except (api_errors.APIError, api_errors.PlainError) as exc:
+            return error_response(exc)
+        except Exception:
+            log.exception("unexpected error in %s %s", request.method, request.url.path)
+            return error_response(api_errors.server_error())
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
 def api(
     scope: str | None, *, project: bool = True
 ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     """Guard a handler: auth (401), scope (403), project (403/404), rate limit (429), api_errors."""
 
-    def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            state: State = request.app.state.local
-            try:
-                key = state.auth.authenticate(request.headers.get("authorization"))
-                project_id = _project_id(request) if project else 0
-                state.auth.authorize(key, project_id=project_id if project else None, scope=scope)
-                if project:
-                    state.rate_limiter.check(key.id, state.knobs.current.rate_limit_per_minute)
-                return await handler(Ctx(request, state, key, project_id))
-            except (api_errors.APIError, api_errors.PlainError) as exc:
-                return error_response(exc)
-            except Exception:
-                log.exception("unexpected error in %s %s", request.method, request.url.path)
-                return error_response(api_errors.server_error())
+    def admit(request: Request, state: State) -> Ctx:
+        key = state.auth.authenticate(request.headers.get("authorization"))
+        project_id = _project_id(request) if project else 0
+        state.auth.authorize(key, project_id=project_id if project else None, scope=scope)
+        if project:
+            state.rate_limiter.check(key.id, state.knobs.current.rate_limit_per_minute)
+        return Ctx(request, state, key, project_id)
 
-        endpoint.__name__ = handler.__name__
-        endpoint.__doc__ = handler.__doc__
-        return endpoint
+    def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        return guarded(handler, admit)
 
     return decorate
 
