@@ -397,6 +397,10 @@ class HttpSession:
             response.read()
         finally:
             response.close()
+        # httpx's response and its stream refer to each other; a read response is then freed only
+        # by the cyclic collector, which is paused while a run collects its pages (every page's
+        # body would stay in memory until the run ends). Its body is read: hold just that.
+        response.stream = httpx.ByteStream(response.content)
         return response
 
     def decode(self, response: httpx.Response, request: Request) -> PostHogEndpointsError:

@@ -6,11 +6,12 @@ The switch happens past ``KEEP_ROWS_UP_TO`` rows (50,000 in use; lowered here so
 from __future__ import annotations
 
 import gc
+import json
 
 import httpx
 import pandas as pd
 import pytest
-from client_fakes import BASE, run_json
+from client_fakes import BASE, make_client, run_json
 
 from endpoints_dagster.client.errors import PostHogEndpointsError
 from endpoints_dagster.client.runs import pages as _pages
@@ -131,6 +132,33 @@ def test_the_garbage_collector_is_paused_while_paging_and_restored_after(paged, 
     with pytest.raises(PostHogEndpointsError):
         paged.run_endpoint("daily_signups", variables={"since": "x"})
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("frame_type", ["pandas", "arrow"])
+def test_each_page_body_is_freed_while_the_collector_is_paused(fake_time, small_threshold, frame_type):
+    # httpx's response and its stream refer to each other: unless the client breaks that cycle, each
+    # page's body waits for the (paused) cyclic collector and every page stays in memory.
+    bodies: list[int] = []
+    requests: list[httpx.Request] = []  # this run's: responses of other tests may await collection
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent = json.loads(request.content)
+        offset, limit = sent.get("offset") or 0, sent["limit"]
+        ours = [o for o in gc.get_objects() if isinstance(o, httpx.Response) and o._request in requests]
+        bodies.append(len(ours))
+        requests.append(request)
+        return httpx.Response(
+            200,
+            json=run_json(
+                ROWS[offset : offset + limit], has_more=offset + limit < 7, offset=offset, limit=limit
+            ),
+        )
+
+    client = make_client(fake_time, page_size=2, transport=httpx.MockTransport(answer))
+    with client:
+        result = client.run_endpoint("daily_signups", variables={"since": "x"}, frame_type=frame_type)
+    assert result.pages == 4 and result.row_count == 7
+    assert bodies == [0, 0, 0, 0]  # no earlier page's response is alive when the next is requested
 
 
 def test_nested_pauses_restore_the_collector_once_and_only_if_it_was_on():
