@@ -10,6 +10,7 @@ import pytest
 
 from endpoints_dagster.client.client import EndpointsClient
 from endpoints_dagster.client.errors import PostHogEndpointsError
+from endpoints_dagster.client.runs import page_body
 from endpoints_dagster.client.runs import pages as _pages
 from endpoints_dagster.client.runs.digest import ResultDigest, digest_of
 from endpoints_dagster.client.runs.pages import PageCollector
@@ -116,6 +117,27 @@ def test_arrow_pages_give_the_table_of_the_whole_result(local_server, endpoint, 
     assert as_pandas.to_arrow().equals(expected)  # pandas pages, converted column by column
     assert as_arrow.to_pandas().equals(as_pandas.to_pandas())
     assert as_arrow.data_version == as_pandas.data_version
+
+
+@pytest.mark.integration
+def test_pages_read_a_slice_of_rows_at_a_time_give_the_same_table(local_server, endpoint, monkeypatch):
+    with client_for(local_server) as paged:
+        expected = paged.run_endpoint(endpoint, frame_type="arrow")
+        monkeypatch.setattr(page_body, "SPLIT_FROM_BYTES", 0)  # in use: pages of 2 MB and more
+        monkeypatch.setattr(page_body, "CHUNK_BYTES", 256)
+        read = page_body.PageRows.read
+        sizes: list[int] = []
+        monkeypatch.setattr(
+            page_body.PageRows,
+            "read",
+            lambda self, take: read(self, lambda p: (sizes.append(len(p)), take(p))),
+        )
+        sliced = paged.run_endpoint(endpoint, frame_type="arrow", refresh="force_blocking")
+        probe = paged.run_endpoint(endpoint, frame_type="none")
+    assert sliced.pages >= 2 and probe.pages >= 2
+    assert sizes and max(sizes) < 40  # later pages (of up to 40 rows) were read in smaller slices
+    assert sliced.to_arrow().equals(expected.to_arrow()) and sliced.row_count == 120
+    assert sliced.data_version == expected.data_version == probe.data_version
 
 
 @pytest.mark.integration

@@ -55,6 +55,12 @@ class ResultDigest:
             self._hash.update(text[1:-1])
             self.rows += len(chunk)
 
+    def copy(self) -> ResultDigest:
+        """An independent digest in the same state (to undo pages added after it)."""
+        twin = object.__new__(ResultDigest)
+        twin._hash, twin.rows = self._hash.copy(), self.rows
+        return twin
+
     def hexdigest(self) -> str:
         """``sha256:<hex>``; further pages may still be added afterwards."""
         return _PREFIX + self._hash.hexdigest()

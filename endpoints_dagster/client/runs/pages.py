@@ -23,6 +23,7 @@ added, which gives the result's data version without a second pass.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import threading
 from collections.abc import Iterator, Sequence
@@ -66,6 +67,14 @@ def paused_gc() -> Iterator[None]:
             _gc_pausers -= 1
             if _gc_pausers == 0 and _gc_was_enabled:
                 gc.enable()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Mark:
+    frames: int
+    count: int
+    digest: ResultDigest
+    cut: bool
 
 
 class PageCollector:
@@ -147,6 +156,20 @@ class PageCollector:
             if rows:
                 self._frames.append(self._convert(rows, offset))
         self._count += len(rows)
+
+    def mark(self) -> _Mark:
+        """The collector's state now, for :meth:`restore` (to undo a page that turned out unreadable).
+
+        Only once pages are converted (:attr:`converting`): JSON rows kept so far cannot be undone.
+        """
+        if not self.converting:
+            raise RuntimeError("mark() needs a collector that converts its pages")
+        return _Mark(len(self._frames), self._count, self._digest.copy(), self.cut)
+
+    def restore(self, mark: _Mark) -> None:
+        """Forget every row added since :meth:`mark` gave ``mark``."""
+        del self._frames[mark.frames :]
+        self._count, self._digest, self.cut = mark.count, mark.digest.copy(), mark.cut
 
     def trim(self, count: int) -> None:
         """Keep the first ``count`` rows (a caller's ``limit`` reached mid-page)."""

@@ -43,10 +43,13 @@ from endpoints_dagster.client.models import QueryStatus, RunResult
 from endpoints_dagster.client.names import check_int
 from endpoints_dagster.client.retry import AMBIGUOUS_STATUSES, is_gateway_cut
 from endpoints_dagster.client.runs.args import RunArgs
+from endpoints_dagster.client.runs.page_body import UnreadableRows, split_page
 from endpoints_dagster.client.runs.pages import PageCollector, paused_gc
 from endpoints_dagster.client.runs.schedule import GROWTH, PollSchedule
 
 if TYPE_CHECKING:
+    import httpx
+
     from endpoints_dagster.client.dialects.base import Dialect
     from endpoints_dagster.client.dialects.state import DialectState
 
@@ -204,6 +207,51 @@ class Runner:
         self, method: str, params: dict[str, Any], body: dict[str, Any] | None, version: int | None
     ) -> tuple[dict[str, Any], str | None]:
         """Send one run request and, if PostHog answers async, wait for it. -> (RunResult dict, query id)."""
+        response, request, query_id = self._send(method, params, body, version)
+        return self._answer(response, self.client._http.parse(response, request), query_id)
+
+    def _execute_page(
+        self,
+        method: str,
+        params: dict[str, Any],
+        body: dict[str, Any] | None,
+        version: int | None,
+        rows: PageCollector,
+        offset: int,
+    ) -> tuple[dict[str, Any], int | None]:
+        """A later page, its rows added to ``rows`` -> (RunResult dict, rows added).
+
+        A large page of a collector that converts pages is read a slice of rows at a time
+        (:mod:`~endpoints_dagster.client.runs.page_body`): the dict comes back with ``results``
+        empty and the count of rows added. Otherwise, as :meth:`_execute`, with ``None`` added: the
+        caller adds ``results``.
+        """
+        response, request, query_id = self._send(method, params, body, version)
+        pending = split_page(response.content) if response.status_code == 200 and rows.converting else None
+        if pending is not None:
+            mark, added = rows.mark(), 0
+
+            def take(part: list[Any]) -> None:
+                nonlocal added
+                rows.add(part, offset + added)
+                added += len(part)
+
+            try:
+                page: dict[str, Any] | None = pending.read(take)
+            except UnreadableRows:
+                page = None
+            # Only a final page that names its offset: the "same rows again" check of a server that
+            # does not would need this page's rows, and an async answer has its rows elsewhere.
+            if page is not None and page.get("offset") is not None and _is_final(page):
+                return page, added
+            rows.restore(mark)
+        data, _ = self._answer(response, self.client._http.parse(response, request), query_id)
+        return data, None
+
+    def _send(
+        self, method: str, params: dict[str, Any], body: dict[str, Any] | None, version: int | None
+    ) -> tuple[httpx.Response, Request, str | None]:
+        """Send one run request (retried as its policy says) -> (answer, request, client query id)."""
         client = self.client
         query_id = body.get("client_query_id") if body else None
         request = Request(
@@ -251,7 +299,12 @@ class Runner:
         except BaseException as exc:  # interrupted while PostHog may be computing: stop it there too
             self._cancel_quietly(query_id, f"{type(exc).__name__} during the run request")
             raise
-        data = client._http.parse(response, request)
+        return response, request, query_id
+
+    def _answer(
+        self, response: httpx.Response, data: Any, query_id: str | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """The RunResult dict of a run's answer: at once, or after waiting for an async run."""
         if not isinstance(data, dict):
             raise PostHogEndpointsError(
                 f"PostHog answered the run of endpoint {self.name!r} with {type(data).__name__} instead of an "
@@ -260,7 +313,7 @@ class Runner:
                 status_code=response.status_code,
             )
         status = data.get("query_status") if isinstance(data.get("query_status"), dict) else None
-        if response.status_code == 202 or (status is not None and status.get("complete") is False):
+        if response.status_code == 202 or not _is_final(data):
             query_id = (status or {}).get("id") or query_id
             self.active_query_id = query_id
             if not query_id:
@@ -446,11 +499,13 @@ class Runner:
                     offset=page_offset,
                     auto_limit=size,
                 )
-                data, _ = self._execute(method, params, body, pinned)
+                data, added = self._execute_page(method, params, body, pinned, rows, page_offset)
                 page = RunResult.from_api(data)
-                self._check_page(data, page, first, page_offset, previous, pinned)
-                rows.add(page.results, page_offset)
-                said, maybe = page.has_more, server.may_have_more(page.row_count, size)
+                page_rows = page.row_count if added is None else added
+                self._check_page(data, page, first, page_offset, previous, pinned, page_rows)
+                if added is None:
+                    rows.add(page.results, page_offset)
+                said, maybe = page.has_more, server.may_have_more(page_rows, size)
                 pages, previous = pages + 1, page.results if data.get("offset") is None else None
                 del data, page  # the page's JSON rows live on only as a frame (or in the collector)
             kept, frame = rows.finish()
@@ -486,8 +541,12 @@ class Runner:
         offset: int,
         previous: list[Any] | None,
         pinned: int | None,
+        page_rows: int,
     ) -> None:
-        """Refuse a page that shows the server is not paging (instead of looping or mixing results)."""
+        """Refuse a page that shows the server is not paging (instead of looping or mixing results).
+
+        ``page_rows``: the page's rows (already added when it was read a slice at a time).
+        """
 
         def fail(why: str) -> PaginationError:
             return PaginationError(
@@ -500,7 +559,7 @@ class Runner:
         if data.get("results") is None:
             raise fail("the page is not in PostHog's cache (refresh='force_cache'); use refresh='blocking'")
         self._check_offset(data, offset)
-        if not page.results and page.has_more:
+        if not page_rows and page.has_more:
             raise fail("the server returned no rows but says more exist")
         if data.get("offset") is None and page.results and previous is not None and page.results == previous:
             raise fail("the server returned the same rows again (it ignores offset)")
@@ -508,3 +567,9 @@ class Runner:
             raise fail(f"the columns changed from {first.columns} to {page.columns}")
         if pinned is not None and page.endpoint_version is not None and page.endpoint_version != pinned:
             raise fail(f"the endpoint version changed from {pinned} to {page.endpoint_version}")
+
+
+def _is_final(data: dict[str, Any]) -> bool:
+    """Whether a 200 answer is the run's result, not a status of a query still running."""
+    status = data.get("query_status")
+    return not (isinstance(status, dict) and status.get("complete") is False)
