@@ -30,6 +30,7 @@ from endpoints_dagster.client.errors import (
     ServerError,
 )
 from endpoints_dagster.client.retry import RetryPolicy, parse_retry_after
+from endpoints_dagster.client.watchdog import cut_at
 
 T = TypeVar("T")
 
@@ -391,11 +392,17 @@ class HttpSession:
         would hold a call forever. So the body is streamed and the deadline checked between chunks.
         """
         response = self._client.send(built, stream=True)
+        armed = None
         try:
             if deadline is not None:
                 response.stream = _DeadlineStream(response.stream, deadline, self.clock, built)
+                # Between chunks the stream checks the deadline; a read blocked on a stalled body
+                # is ended by the watchdog (httpx fixed its timeout when the body started).
+                armed = cut_at(response, deadline - self.clock())
             response.read()
         finally:
+            if armed is not None:
+                armed.disarm()
             response.close()
         # httpx's response and its stream refer to each other; a read response is then freed only
         # by the cyclic collector, which is paused while a run collects its pages (every page's

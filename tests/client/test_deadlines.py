@@ -29,6 +29,7 @@ class _Trickle(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     stop: threading.Event
     cancels: list[str]
+    stall_after: float | None = None  # stop sending (but keep the connection open) after this long
 
     def _trickle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -38,8 +39,11 @@ class _Trickle(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "1000000")
         self.end_headers()
         self.wfile.write(b'{"results": [')
+        started = time.monotonic()
         try:
             while not self.stop.wait(0.2):
+                if self.stall_after is not None and time.monotonic() - started > self.stall_after:
+                    continue
                 self.wfile.write(b" ")
                 self.wfile.flush()
         except OSError:  # the client gave up and closed the connection
@@ -96,6 +100,21 @@ def test_a_trickling_body_cannot_hold_a_run_past_its_deadline(trickling, variabl
     assert KEY not in str(info.value) and KEY not in repr(info.value)
     if variables:  # a POST carries a client_query_id: the query is stopped in PostHog too
         assert len(handler.cancels) == 1 and "/query/" in handler.cancels[0]
+
+
+def test_a_body_that_stalls_just_before_the_deadline_ends_at_the_deadline(trickling):
+    # httpx fixes a body's read timeout when the body starts (here: the 3 s left), so a body that
+    # trickles until just before the deadline and then stalls would hold the call about 6 s.
+    url, handler = trickling
+    handler.stall_after = 2.6
+    timeout = 3.0
+    with EndpointsClient(url, 42, KEY, run_timeout=timeout, api_dialect="documented") as client:
+        started = time.monotonic()
+        with pytest.raises(QueryTimeoutError, match=r"did not finish within 3 s"):
+            client.run_endpoint("daily_signups", variables={"since": "2026-01-01"})
+        elapsed = time.monotonic() - started
+    assert elapsed < timeout + 1.5, elapsed  # a deadline, not a speed target: 2.6 s + 3 s without it
+    assert len(handler.cancels) == 1
 
 
 def test_an_endless_next_chain_fails_at_the_deadline_saying_what_happened(client, api, fake_time):
