@@ -11,20 +11,10 @@ import pytest
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.loader import LoadingContextForTest
 
-from endpoints_dagster import PostHogEndpointsResource, build_endpoint_assets
+from endpoints_dagster import build_endpoint_assets
 from endpoints_dagster.automation import endpoint_data_changed
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def posthog(local_server) -> PostHogEndpointsResource:
-    return PostHogEndpointsResource(
-        host=local_server.url,
-        project_id=str(local_server.project_id),
-        personal_api_key=local_server.api_key,
-        poll_interval=0.05,
-    )
 
 
 @pytest.fixture

@@ -32,16 +32,6 @@ def local_server(any_dialect_server):
     return any_dialect_server
 
 
-@pytest.fixture
-def posthog(local_server) -> PostHogEndpointsResource:
-    return PostHogEndpointsResource(
-        host=local_server.url,
-        project_id=str(local_server.project_id),
-        personal_api_key=local_server.api_key,
-        poll_interval=0.05,
-    )
-
-
 def materialize(assets, posthog, *, instance=None, selection=None, partition_key=None, raise_on_error=True):
     return dg.materialize(
         assets,

@@ -6,20 +6,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from endpoints_dagster import EndpointSpec, PostHogEndpointsResource, build_endpoint_assets
+from endpoints_dagster import EndpointSpec, build_endpoint_assets
 
 pa = pytest.importorskip("pyarrow")
 pl = pytest.importorskip("polars")
-
-
-@pytest.fixture
-def posthog(local_server) -> PostHogEndpointsResource:
-    return PostHogEndpointsResource(
-        host=local_server.url,
-        project_id=str(local_server.project_id),
-        personal_api_key=local_server.api_key,
-        poll_interval=0.05,
-    )
 
 
 def materialization(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dg.AssetMaterialization:

@@ -23,16 +23,6 @@ def local_server(any_dialect_server):
 
 
 @pytest.fixture
-def posthog(local_server) -> PostHogEndpointsResource:
-    return PostHogEndpointsResource(
-        host=local_server.url,
-        project_id=str(local_server.project_id),
-        personal_api_key=local_server.api_key,
-        poll_interval=0.05,
-    )
-
-
-@pytest.fixture
 def endpoint(endpoint_factory) -> str:
     return endpoint_factory(QUERY, variables={"skip": "$pageview"})
 
